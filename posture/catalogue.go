@@ -44,6 +44,7 @@ var catalogueTSV []byte
 // for concurrent use.
 type Catalogue struct {
 	byID     map[string]*Check
+	byProvID map[string]*Check   // provider + "/" + id
 	byType   map[string][]*Check // provider + "/" + lower-case resource type
 	aliases  map[string]string   // Optix rule number -> check id
 	ordered  []*Check
@@ -73,6 +74,7 @@ func DefaultCatalogue() *Catalogue {
 func ParseCatalogue(b []byte) (*Catalogue, error) {
 	c := &Catalogue{
 		byID:     map[string]*Check{},
+		byProvID: map[string]*Check{},
 		byType:   map[string][]*Check{},
 		aliases:  map[string]string{},
 		services: map[string]bool{},
@@ -101,14 +103,15 @@ func ParseCatalogue(b []byte) (*Catalogue, error) {
 			ch.Categories = strings.Split(f[5], ",")
 		}
 		ch.Title = checkTitle(ch.ID)
-		c.byID[ch.ID] = ch
-		k := ch.Provider + "/" + strings.ToLower(ch.ResourceType)
-		c.byType[k] = append(c.byType[k], ch)
-		c.ordered = append(c.ordered, ch)
-		c.services[ch.Provider+"/"+ch.Service] = true
+		c.add(ch)
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("read catalogue: %w", err)
+	}
+	for i := range ownChecks {
+		ch := ownChecks[i]
+		ch.Title = checkTitle(ch.ID)
+		c.add(&ch)
 	}
 	for rule, id := range optixAliases {
 		if _, ok := c.byID[id]; !ok {
@@ -117,6 +120,27 @@ func ParseCatalogue(b []byte) (*Catalogue, error) {
 		c.aliases[rule] = id
 	}
 	return c, nil
+}
+
+// add indexes a check. Check ids are unique per provider; the one id that
+// Prowler uses for two providers (kms_key_not_publicly_accessible) is kept
+// under its first provider by id, and both stay reachable by resource type.
+func (c *Catalogue) add(ch *Check) {
+	if _, dup := c.byID[ch.ID]; !dup {
+		c.byID[ch.ID] = ch
+	}
+	c.byProvID[ch.Provider+"/"+ch.ID] = ch
+	k := ch.Provider + "/" + strings.ToLower(ch.ResourceType)
+	c.byType[k] = append(c.byType[k], ch)
+	c.ordered = append(c.ordered, ch)
+	c.services[ch.Provider+"/"+ch.Service] = true
+}
+
+// ownChecks are kinds optix-bot adds to Prowler's catalogue: Cloud Optix
+// reports them (tag policy violations) and Prowler has no check of that name.
+var ownChecks = []Check{
+	{ID: "resource_missing_required_tags", Provider: "aws", Service: "tagging", Severity: SeverityLow,
+		ResourceType: "Other", Categories: []string{"governance"}},
 }
 
 // Len is the number of checks.
@@ -159,13 +183,16 @@ func (c *Catalogue) Alias(rule string) (string, bool) {
 // text point to one check of that type; else the generic kind. It never
 // fails: a finding is never dropped for an unknown rule.
 func (c *Catalogue) Resolve(provider, rule, resourceType, summary string) *Check {
+	p := NormalizeProvider(provider)
+	if ch, ok := c.byProvID[p+"/"+rule]; ok {
+		return ch
+	}
 	if ch, ok := c.byID[rule]; ok {
 		return ch
 	}
 	if id, ok := c.Alias(rule); ok {
 		return c.byID[id]
 	}
-	p := NormalizeProvider(provider)
 	cands := c.byType[p+"/"+strings.ToLower(resourceType)]
 	if len(cands) == 0 {
 		cands = c.byType[p+"/"+strings.ToLower(canonicalResourceType(p, resourceType))]
@@ -376,6 +403,7 @@ var optixAliases = map[string]string{
 	"AZ-102":  "storage_secure_transfer_required_is_enabled",
 	"AZ-201":  "network_ssh_internet_access_restricted",
 	"AZ-202":  "network_rdp_internet_access_restricted",
+	"AR-901":  "resource_missing_required_tags",
 	"GCP-101": "cloudstorage_bucket_public_access",
 	"GCP-201": "compute_firewall_ssh_access_from_the_internet_allowed",
 	"GCP-202": "compute_firewall_rdp_access_from_the_internet_allowed",
