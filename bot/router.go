@@ -118,6 +118,18 @@ func NewRouter(cmds []Command, opts ...RouterOption) (*Router, error) {
 		r.cmds[c.Verb] = c
 		r.order = append(r.order, c)
 	}
+	if _, ok := r.cmds["help"]; !ok {
+		help := &Command{Verb: "help", Args: "[verb]", Summary: "What you can do here.", Role: RoleViewer,
+			Run: func(_ context.Context, req Request) Reply {
+				verb := ""
+				if len(req.Args) > 0 {
+					verb = strings.ToLower(req.Args[0])
+				}
+				return r.Help(req.User, verb)
+			}}
+		r.cmds["help"] = help
+		r.order = append(r.order, help)
+	}
 	for _, o := range opts {
 		o(r)
 	}
@@ -229,6 +241,9 @@ func (r *Router) auditFailed(err error) Reply {
 // Help lists the commands the user may run; with a verb, that one command.
 func (r *Router) Help(u User, verb string) Reply {
 	rep := Reply{OK: true, Title: "optix-bot commands", Ephemeral: true}
+	if _, ok := r.cmds[verb]; verb != "" && !ok {
+		verb = ""
+	}
 	var hidden int
 	for _, c := range r.order {
 		if verb != "" && c.Verb != verb {

@@ -170,8 +170,17 @@ func (p *Policy) Check(u bot.User, r bot.Role, account, env string) error {
 	if env != "" {
 		scope += " / " + env
 	}
-	return fmt.Errorf("you are not %s %s for account %s: %w", article(r), r, scope, ErrNotInScope)
+	return &ScopeError{msg: fmt.Sprintf("you are not %s %s for account %s", article(r), r, scope)}
 }
+
+// ScopeError is a refusal for want of a role in a scope; its message is
+// the sentence to show the user.
+type ScopeError struct{ msg string }
+
+func (e *ScopeError) Error() string { return e.msg }
+
+// Is makes errors.Is(err, ErrNotInScope) true.
+func (e *ScopeError) Is(target error) bool { return target == ErrNotInScope }
 
 // RequiredApprovals is how many distinct approvers a change in env needs.
 func (p *Policy) RequiredApprovals(env string) int {
