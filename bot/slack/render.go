@@ -291,4 +291,6 @@ func appendNonEmpty(dst []string, ss ...string) []string {
 	return dst
 }
 
-func joinNonEmpty(sep string, ss ...string) string { return strings.Join(appendNonEmpty(nil, ss...), sep) }
+func joinNonEmpty(sep string, ss ...string) string {
+	return strings.Join(appendNonEmpty(nil, ss...), sep)
+}
