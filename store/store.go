@@ -1,0 +1,310 @@
+// Package store keeps optix-bot's durable state in one bbolt file: the
+// snapshots of each complete pull, the change requests of the approval
+// workflow, and the tamper-evident audit chain that records every decision.
+//
+// Every write that changes state appends its audit entry in the same bbolt
+// transaction, so a state change and its record are durable together or not
+// at all. Methods return only after the commit (and its fsync) returned.
+package store
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+// One top-level bucket per concern.
+var (
+	bucketMeta      = []byte("meta")
+	bucketAudit     = []byte("audit")
+	bucketSnapshots = []byte("snapshots")
+	bucketRequests  = []byte("requests")
+
+	// Inside bucketSnapshots: the small metadata, the findings and the id index
+	// are kept apart so listing snapshots never decodes findings.
+	subSnapMeta     = []byte("meta")
+	subSnapFindings = []byte("findings")
+	subSnapIDs      = []byte("ids")
+
+	keySchema    = []byte("schema")
+	keyAuditHead = []byte("audit_head")
+	keyAuditMode = []byte("audit_mode")
+	keyAuditKey  = []byte("audit_key_check")
+)
+
+const schemaVersion = "1"
+
+// DefaultKeepSnapshots is how many snapshots per source are kept when
+// Options.KeepSnapshots is zero.
+const DefaultKeepSnapshots = 50
+
+// Errors callers classify with errors.Is.
+var (
+	// ErrLocked means another process holds the database file. The error
+	// returned by Open wraps it in a *LockedError naming the holder.
+	ErrLocked = errors.New("the database is in use by another optix-bot process")
+	// ErrNotFound means no record has that id.
+	ErrNotFound = errors.New("not found")
+	// ErrAmbiguous means an id prefix matches more than one record.
+	ErrAmbiguous = errors.New("ambiguous id prefix")
+	// ErrPrefixTooShort means an id prefix is shorter than MinPrefixLen.
+	ErrPrefixTooShort = errors.New("id prefix too short")
+	// ErrExists means a record with that id already exists.
+	ErrExists = errors.New("already exists")
+	// ErrIncomplete means a snapshot of a partial pull was offered for saving.
+	ErrIncomplete = errors.New("snapshot is not complete")
+	// ErrAuditKey means the audit key given to Open is not the one the chain
+	// in the file was written with (or one was given and none was used, or
+	// the reverse). Appending would produce a chain nobody can verify.
+	ErrAuditKey = errors.New("audit key does not match the one the audit chain was written with")
+	// ErrChainBroken is matched by every *ChainError.
+	ErrChainBroken = errors.New("audit chain broken")
+)
+
+// Options configure Open. The zero value is usable.
+type Options struct {
+	// Timeout bounds the wait for the file lock (default 1s). A second
+	// process gets ErrLocked after it rather than hanging.
+	Timeout time.Duration
+	// AuditKey, when set, makes every audit hash an HMAC-SHA-256 with this
+	// key, so someone who can edit the file cannot recompute the chain
+	// without it. Nil means plain SHA-256 (tamper-evident against accidents
+	// and partial edits only).
+	AuditKey []byte
+	// KeepSnapshots is how many snapshots per source are kept (default 50).
+	KeepSnapshots int
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Logger receives open/close, pruning and expiry events (default
+	// slog.Default()).
+	Logger *slog.Logger
+}
+
+// Store is an open optix-bot database. Its methods are safe for concurrent
+// use: bbolt serializes writers and readers see consistent snapshots.
+type Store struct {
+	db       *bolt.DB
+	path     string
+	lockPath string
+	key      []byte
+	keep     int
+	now      func() time.Time
+	log      *slog.Logger
+}
+
+// LockedError is returned by Open when another process holds the file.
+type LockedError struct {
+	Path string
+	// PID and Command name the holder when its sidecar lock file could be
+	// read; zero and empty otherwise.
+	PID     int
+	Command string
+}
+
+// Error names the holder where it is known.
+func (e *LockedError) Error() string {
+	var b strings.Builder
+	b.WriteString(ErrLocked.Error())
+	if e.PID > 0 {
+		fmt.Fprintf(&b, " (pid %d", e.PID)
+		if e.Command != "" {
+			fmt.Fprintf(&b, ", %q", e.Command)
+		}
+		b.WriteString(")")
+	}
+	fmt.Fprintf(&b, ": %s", e.Path)
+	return b.String()
+}
+
+// Is makes errors.Is(err, ErrLocked) true.
+func (e *LockedError) Is(target error) bool { return target == ErrLocked }
+
+// lockInfo is the content of the sidecar "<path>.lock" file. bbolt's flock
+// tells a second process only that the file is held, not by whom; the
+// sidecar lets the error name the holder. It is advisory: the flock is what
+// excludes.
+type lockInfo struct {
+	PID     int       `json:"pid"`
+	Command string    `json:"command"`
+	Since   time.Time `json:"since"`
+}
+
+// Open opens (creating if needed) the database at path. It waits at most
+// opt.Timeout for the file lock and then fails with a *LockedError.
+func Open(path string, opt Options) (*Store, error) {
+	if opt.Timeout <= 0 {
+		opt.Timeout = time.Second
+	}
+	if opt.KeepSnapshots <= 0 {
+		opt.KeepSnapshots = DefaultKeepSnapshots
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	s := &Store{
+		path:     path,
+		lockPath: path + ".lock",
+		key:      bytes.Clone(opt.AuditKey),
+		keep:     opt.KeepSnapshots,
+		now:      opt.Now,
+		log:      opt.Logger,
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opt.Timeout})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		le := &LockedError{Path: path}
+		if info, ok := readLockInfo(s.lockPath); ok {
+			le.PID, le.Command = info.PID, info.Command
+		}
+		return nil, le
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	s.db = db
+	if err := db.Update(s.initTx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("initialise database %s: %w", path, err)
+	}
+	s.writeLockInfo()
+	s.log.Info("store opened", "path", path, "audit", s.mode())
+	return s, nil
+}
+
+// Close releases the file. The sidecar lock file is removed if it is still
+// ours.
+func (s *Store) Close() error {
+	if info, ok := readLockInfo(s.lockPath); ok && info.PID == os.Getpid() {
+		_ = os.Remove(s.lockPath)
+	}
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("close database %s: %w", s.path, err)
+	}
+	return nil
+}
+
+// Path is the database file's path.
+func (s *Store) Path() string { return s.path }
+
+func (s *Store) initTx(tx *bolt.Tx) error {
+	for _, name := range [][]byte{bucketMeta, bucketAudit, bucketSnapshots, bucketRequests} {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+	}
+	snaps := tx.Bucket(bucketSnapshots)
+	for _, name := range [][]byte{subSnapMeta, subSnapFindings, subSnapIDs} {
+		if _, err := snaps.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("create bucket snapshots/%s: %w", name, err)
+		}
+	}
+	meta := tx.Bucket(bucketMeta)
+	if v := meta.Get(keySchema); v == nil {
+		if err := meta.Put(keySchema, []byte(schemaVersion)); err != nil {
+			return err
+		}
+	} else if string(v) != schemaVersion {
+		return fmt.Errorf("schema version %q, this build reads %q", v, schemaVersion)
+	}
+	// Record which hash the chain uses, and a check value for the key (an
+	// HMAC of a fixed text, which reveals nothing about the key), so a
+	// misconfigured key is caught at start-up instead of producing entries
+	// that fail verification later.
+	mode, check := []byte(s.mode()), []byte(s.keyCheck())
+	oldMode, oldCheck := meta.Get(keyAuditMode), meta.Get(keyAuditKey)
+	if oldMode == nil {
+		if err := meta.Put(keyAuditMode, mode); err != nil {
+			return err
+		}
+		return meta.Put(keyAuditKey, check)
+	}
+	if !bytes.Equal(oldMode, mode) || !hmac.Equal(oldCheck, check) {
+		return fmt.Errorf("chain written with %s, opened with %s: %w", oldMode, mode, ErrAuditKey)
+	}
+	return nil
+}
+
+func (s *Store) mode() string {
+	if s.key != nil {
+		return "hmac-sha256"
+	}
+	return "sha256"
+}
+
+func (s *Store) keyCheck() string {
+	if s.key == nil {
+		return ""
+	}
+	m := hmac.New(sha256.New, s.key)
+	m.Write([]byte("optix-bot audit key check"))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// writeLockInfo records who holds the file. Only the program name and the
+// first non-flag argument (the subcommand) are written: flags can carry
+// tokens, and the sidecar is readable by anyone who can see the directory.
+func (s *Store) writeLockInfo() {
+	cmd := filepath.Base(os.Args[0])
+	for _, a := range os.Args[1:] {
+		if !strings.HasPrefix(a, "-") {
+			cmd += " " + a
+			break
+		}
+	}
+	b, err := json.Marshal(lockInfo{PID: os.Getpid(), Command: cmd, Since: s.now().UTC()})
+	if err == nil {
+		err = os.WriteFile(s.lockPath, b, 0o600)
+	}
+	if err != nil {
+		// The sidecar only improves an error message; a read-only directory
+		// must not stop the bot.
+		s.log.Warn("cannot write lock sidecar", "path", s.lockPath, "err", err)
+	}
+}
+
+func readLockInfo(path string) (lockInfo, bool) {
+	var info lockInfo
+	b, err := os.ReadFile(path)
+	if err != nil || len(b) > 4096 {
+		return info, false
+	}
+	if json.Unmarshal(b, &info) != nil || info.PID <= 0 {
+		return info, false
+	}
+	if len(info.Command) > 200 {
+		info.Command = info.Command[:200]
+	}
+	return info, true
+}
+
+// update runs fn in one read-write transaction after checking ctx. bbolt
+// cannot abandon a transaction midway, so ctx is honoured only before it
+// starts.
+func (s *Store) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.Update(fn)
+}
+
+func (s *Store) view(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.View(fn)
+}
