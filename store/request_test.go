@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
@@ -316,5 +317,28 @@ func TestSetMessage(t *testing.T) {
 	}
 	if err := s.SetMessage(ctx, "dddddddd-0000-4000-8000-000000000000", "C1", "1"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("SetMessage(unknown) err = %v", err)
+	}
+}
+
+func TestCanceledContextWritesNothing(t *testing.T) {
+	s := newTestStore(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := s.CreateRequest(ctx, &ChangeRequest{Script: "x"}, "U1"); !errors.Is(err, context.Canceled) {
+		t.Errorf("CreateRequest err = %v", err)
+	}
+	if _, err := s.Append(ctx, AuditRecord{Actor: "U1", Action: "x"}); !errors.Is(err, context.Canceled) {
+		t.Errorf("Append err = %v", err)
+	}
+	if res, err := s.Verify(context.Background()); err != nil || res.Count != 0 {
+		t.Errorf("Verify = %+v, %v", res, err)
+	}
+}
+
+func TestTruncateKeepsRunes(t *testing.T) {
+	for _, in := range []string{strings.Repeat("é", 30), strings.Repeat("a", 39) + "✓✓", "short", "bad\xff"} {
+		if got := truncate(in, 40); !utf8.ValidString(got) || len(got) > 40+len("…") {
+			t.Errorf("truncate(%q) = %q", in, got)
+		}
 	}
 }
