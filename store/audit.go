@@ -22,7 +22,7 @@ import (
 )
 
 // GenesisHash is the prev_hash of the first entry.
-var GenesisHash = strings.Repeat("0", 64)
+const GenesisHash = "0000000000000000000000000000000000000000000000000000000000000000"
 
 // AuditRecord is what a caller asks to record; the store adds the sequence
 // number, the time and the hashes.
@@ -52,6 +52,7 @@ type ChainError struct {
 	Reason string
 }
 
+// Error is the reason, e.g. "entry 17: hash does not match its content".
 func (e *ChainError) Error() string { return e.Reason }
 
 // Is makes errors.Is(err, ErrChainBroken) true.
