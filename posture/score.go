@@ -100,35 +100,51 @@ type Scored struct {
 // explains why a critical check sits in the middle of the list.
 const decisive = 10
 
-// Why joins the labels of the top n factors that raised the score or
-// decisively lowered it, e.g. "internet-facing; public write; holds PII;
-// production". The base severity is only named when fewer than n other
-// reasons exist. It builds the string on demand: only shown findings need it.
+// Why joins the labels of up to n factors that raised the score, strongest
+// first, e.g. "internet-facing; public write; holds PII; production". A
+// factor that decisively lowered it ("dev", "sandbox") is always named, in
+// the last place, because it explains why a severe check ranks where it
+// does. The base severity is only named when nothing else is. The string is
+// built on demand: only shown findings need it.
 func (s *Scored) Why(n int) string {
 	if n <= 0 {
 		return ""
 	}
+	var pos [12]*Factor
+	np := 0
+	var neg *Factor
+	for i := range s.Factors {
+		f := &s.Factors[i]
+		switch {
+		case f.Name == FactorSeverity:
+		case f.Points > 0 && np < len(pos):
+			pos[np] = f
+			np++
+		case f.Points <= -decisive && neg == nil:
+			neg = f
+		}
+	}
+	if neg != nil {
+		np = min(np, n-1)
+	} else {
+		np = min(np, n)
+	}
 	var b strings.Builder
-	k := 0
-	for _, f := range s.Factors {
-		if k == n {
-			break
-		}
-		if f.Name == FactorSeverity || !(f.Points > 0 || f.Points <= -decisive) {
-			continue
-		}
-		if k > 0 {
+	for i := 0; i < np; i++ {
+		if i > 0 {
 			b.WriteString("; ")
 		}
-		b.WriteString(f.Label)
-		k++
+		b.WriteString(pos[i].Label)
 	}
-	if k < n {
+	if neg != nil {
+		if np > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(neg.Label)
+	}
+	if np == 0 && neg == nil {
 		for _, f := range s.Factors {
 			if f.Name == FactorSeverity {
-				if k > 0 {
-					b.WriteString("; ")
-				}
 				b.WriteString(f.Label)
 			}
 		}
@@ -136,20 +152,24 @@ func (s *Scored) Why(n int) string {
 	return b.String()
 }
 
-// Top returns the name of the largest factor other than severity, or
-// severity when there is none: the finding's headline reason.
+// Top returns the finding's headline reason: its strongest raising factor
+// other than severity, else a decisive lowering one, else the severity.
 func (s *Scored) Top() Factor {
+	var neg, sev Factor
 	for _, f := range s.Factors {
-		if f.Name != FactorSeverity && (f.Points > 0 || f.Points <= -decisive) {
+		switch {
+		case f.Name == FactorSeverity:
+			sev = f
+		case f.Points > 0:
 			return f
+		case f.Points <= -decisive && neg.Name == "":
+			neg = f
 		}
 	}
-	for _, f := range s.Factors {
-		if f.Name == FactorSeverity {
-			return f
-		}
+	if neg.Name != "" {
+		return neg
 	}
-	return Factor{}
+	return sev
 }
 
 // Scorer computes risk scores. The zero Now disables the age factor.
