@@ -181,7 +181,9 @@ func TestScoreMonotone(t *testing.T) {
 		{"open port", func(f *Finding, a *Attribution, r *rand.Rand) {
 			f.Resource.OpenPorts = append(append([]int(nil), f.Resource.OpenPorts...), []int{22, 3389, 0, 8080}[r.IntN(4)])
 		}},
-		{"criticality", func(f *Finding, a *Attribution, r *rand.Rand) { a.Criticality = raise(criticalityOrder, a.Criticality, r) }},
+		{"criticality", func(f *Finding, a *Attribution, r *rand.Rand) {
+			a.Criticality = raise(criticalityOrder, a.Criticality, r)
+		}},
 		{"data", func(f *Finding, a *Attribution, r *rand.Rand) { a.DataClass = raise(dataOrder, a.DataClass, r) }},
 		{"older", func(f *Finding, a *Attribution, r *rand.Rand) {
 			if !f.FirstSeen.IsZero() {
