@@ -245,7 +245,7 @@ func Assess(findings []Finding, opt AssessOptions) *Assessment {
 		}
 		g.Title = clusterTitle(int(c.n), k.env, title)
 		g.Raw = clusterRaw(best.Raw, int(c.n))
-		g.Score, g.Band = scoreOfRaw(g.Raw)
+		g.Score, g.Band = clusterScore(g.Raw, best)
 		fillShared(&g, best)
 		g.Owner = owner
 		g.Why = best.Why(3)

@@ -119,7 +119,17 @@ func combinationRaw(best float64, classes, members int) float64 {
 // one kind are more work and more surface than one, but not 200 times more
 // urgent than a single production exposure.
 func clusterRaw(best float64, members int) float64 {
-	return best + 1.5*math.Log2(float64(members))
+	return best + min(3, 0.75*math.Log2(float64(members)))
+}
+
+// clusterScore keeps a cluster in its best member's band: breadth orders
+// clusters among equals but does not turn forty HIGH dev findings into a
+// CRITICAL line.
+func clusterScore(raw float64, best *Scored) (int, Band) {
+	s := intScore(raw)
+	ceiling := map[Band]int{BandCritical: 100, BandHigh: 89, BandMedium: 79, BandLow: 49}[best.Band]
+	s = max(min(s, ceiling), best.Score)
+	return s, BandOf(s)
 }
 
 // combinationTitle writes "Toxic combination on <resource>: public + PII +
@@ -272,26 +282,34 @@ func plainText(s string, max int) string {
 	return b.String()
 }
 
-// mergeWhy joins the strongest reasons across members, each label once, in
-// order of points (then first appearance), for a combination's Why.
+// mergeWhy joins the strongest raising reasons across members, each label
+// once, in order of points (then first appearance), and like Scored.Why
+// keeps the last place for a decisive push-down such as "dev".
 func mergeWhy(members []*Scored, n int) string {
 	type reason struct {
 		label  string
 		points float64
 	}
 	var rs []reason
+	var neg string
 	for _, m := range members {
 		for _, f := range m.Factors {
-			if f.Name == FactorSeverity || !(f.Points > 0 || f.Points <= -decisive) {
+			switch {
+			case f.Name == FactorSeverity:
+				continue
+			case f.Points <= -decisive:
+				if neg == "" {
+					neg = f.Label
+				}
+				continue
+			case f.Points <= 0:
 				continue
 			}
 			dup := false
 			for i := range rs {
 				if rs[i].label == f.Label {
 					dup = true
-					if math.Abs(f.Points) > math.Abs(rs[i].points) {
-						rs[i].points = f.Points
-					}
+					rs[i].points = max(rs[i].points, f.Points)
 					break
 				}
 			}
@@ -302,16 +320,23 @@ func mergeWhy(members []*Scored, n int) string {
 	}
 	// Stable insertion sort: few reasons, and ties keep first appearance.
 	for i := 1; i < len(rs); i++ {
-		for j := i; j > 0 && math.Abs(rs[j].points) > math.Abs(rs[j-1].points); j-- {
+		for j := i; j > 0 && rs[j].points > rs[j-1].points; j-- {
 			rs[j], rs[j-1] = rs[j-1], rs[j]
 		}
 	}
-	if len(rs) > n {
-		rs = rs[:n]
+	keep := n
+	if neg != "" {
+		keep = n - 1
 	}
-	parts := make([]string, len(rs))
-	for i, r := range rs {
-		parts[i] = r.label
+	if len(rs) > keep {
+		rs = rs[:max(keep, 0)]
+	}
+	parts := make([]string, 0, len(rs)+1)
+	for _, r := range rs {
+		parts = append(parts, r.label)
+	}
+	if neg != "" && n > 0 {
+		parts = append(parts, neg)
 	}
 	if len(parts) == 0 && len(members) > 0 {
 		return members[0].Why(n)
