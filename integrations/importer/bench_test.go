@@ -1,0 +1,62 @@
+package importer
+
+import (
+	"bytes"
+	"fmt"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/optix-bot/optix-bot/posture"
+)
+
+// synthetic builds an input of n records of one format, pretty-printed the
+// way the scanners write them.
+func synthetic(format string, n int) []byte {
+	var b bytes.Buffer
+	if format == FormatASFF {
+		b.WriteString("{\n  \"Findings\": [\n")
+	} else {
+		b.WriteString("[\n")
+	}
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteString(",\n")
+		}
+		rec := ocsfFail
+		if format == FormatASFF {
+			rec = asffPublicRDS
+		}
+		// Vary the resource so ids differ, as in a real estate.
+		b.WriteString(strings.Replace(strings.Replace(rec, "shop-assets", fmt.Sprintf("bucket-%d", i), -1),
+			"db:orders", fmt.Sprintf("db:orders-%d", i), -1))
+	}
+	b.WriteString("\n]")
+	if format == FormatASFF {
+		b.WriteString("\n}")
+	}
+	return b.Bytes()
+}
+
+func BenchmarkParse(b *testing.B) {
+	cat := posture.DefaultCatalogue()
+	for _, format := range []string{FormatProwlerOCSF, FormatASFF} {
+		in := synthetic(format, 10000)
+		b.Run(format, func(b *testing.B) {
+			b.SetBytes(int64(len(in)))
+			b.ReportAllocs()
+			var peak uint64
+			for b.Loop() {
+				res, err := Parse(bytes.NewReader(in), cat, 0)
+				if err != nil || len(res.Findings) != 10000 {
+					b.Fatalf("%v %d", err, len(res.Findings))
+				}
+				var ms runtime.MemStats
+				runtime.ReadMemStats(&ms)
+				peak = max(peak, ms.HeapInuse)
+			}
+			b.ReportMetric(float64(10000*b.N)/b.Elapsed().Seconds(), "findings/s")
+			b.ReportMetric(float64(peak)/float64(len(in)), "heap/input")
+		})
+	}
+}
