@@ -282,8 +282,8 @@ func TestFaults(t *testing.T) {
 			},
 		},
 		{
-			name:  "reply too large",
-			edit:  func(c *sophos.Config) { c.MaxBodyBytes = 1024 },
+			name: "reply too large",
+			edit: func(c *sophos.Config) { c.MaxBodyBytes = 1024 },
 			check: func(t *testing.T, waits []time.Duration, err error) {
 				if !errors.Is(err, sophos.ErrReplyTooLarge) {
 					t.Errorf("got %v, want ErrReplyTooLarge", err)
