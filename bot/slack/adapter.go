@@ -311,3 +311,6 @@ func (k *keyedMutex) lock(key string) (unlock func()) {
 		k.mu.Unlock()
 	}
 }
+
+// The router is the handler main wires in.
+var _ Handler = (*bot.Router)(nil)
