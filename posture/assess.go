@@ -3,6 +3,7 @@ package posture
 import (
 	"cmp"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -54,8 +55,8 @@ func Assess(findings []Finding, opt AssessOptions) *Assessment {
 	}
 	sc := Scorer{Catalogue: cat, Now: opt.Now}
 	n := len(findings)
-	a := &Assessment{findings: slices.Clone(findings)}
-	scored := make([]Scored, n)
+	a := &Assessment{Scored: make([]Scored, n)}
+	scored := a.Scored // input order for now; ranked in place below
 	trait := make([]traits, n)
 
 	// Traits are a pure function of the check: compute once per kind.
@@ -66,8 +67,8 @@ func Assess(findings []Finding, opt AssessOptions) *Assessment {
 	kinds := make(map[string]kind, 64)
 	var block []Factor
 	var scratch [16]Factor
-	for i := range a.findings {
-		f := &a.findings[i]
+	for i := range findings {
+		f := &findings[i] // read only; repointed to our copy below
 		k, ok := kinds[f.Check]
 		if !ok {
 			ch, found := cat.Lookup(f.Check)
@@ -88,28 +89,63 @@ func Assess(findings []Finding, opt AssessOptions) *Assessment {
 		trait[i] = k.t
 	}
 
-	// Rank through an index so 100,000 large structs are moved once, not
-	// at every swap of the sort.
-	order := make([]int32, n)
-	for i := range order {
-		order[i] = int32(i)
+	// Rank through compact keys: sorting 100,000 large structs would move
+	// them at every swap, and comparing through pointers misses the cache.
+	type rankKey struct {
+		raw float64
+		id  string
+		idx int32
 	}
-	slices.SortFunc(order, func(x, y int32) int {
-		if scoredLess(&scored[x], &scored[y]) {
-			return -1
+	keys := make([]rankKey, n)
+	for i := range scored {
+		keys[i] = rankKey{scored[i].Raw, scored[i].Finding.ID, int32(i)}
+	}
+	slices.SortFunc(keys, func(x, y rankKey) int {
+		if x.raw != y.raw {
+			return cmp.Compare(y.raw, x.raw)
 		}
-		if scoredLess(&scored[y], &scored[x]) {
-			return 1
+		if x.id != y.id {
+			return strings.Compare(x.id, y.id)
 		}
-		return cmp.Compare(x, y)
+		if c := scoredCompare(&scored[x.idx], &scored[y.idx]); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.idx, y.idx)
 	})
-	a.Scored = make([]Scored, n)
+	// Our own copy of the findings, in rank order so the grouping passes
+	// below walk memory forwards.
+	a.findings = make([]Finding, n)
 	ranked := make([]traits, n)
-	for i, j := range order {
-		a.Scored[i] = scored[j]
-		ranked[i] = trait[j]
+	perm := make([]int32, n)
+	for i, k := range keys {
+		a.findings[i] = findings[k.idx]
+		ranked[i] = trait[k.idx]
+		perm[i] = k.idx
 	}
-	scored, trait, order = nil, nil, nil
+	keys, trait = nil, nil
+	// Put Scored in rank order in place, following each cycle of the
+	// permutation once (perm[i] < 0 marks done): no second large array.
+	for i := range perm {
+		if perm[i] < 0 {
+			continue
+		}
+		tmp := scored[i]
+		j := i
+		for {
+			src := int(perm[j])
+			perm[j] = -1
+			if src == i {
+				scored[j] = tmp
+				break
+			}
+			scored[j] = scored[src]
+			j = src
+		}
+	}
+	for i := range scored {
+		scored[i].Finding = &a.findings[i]
+	}
+	perm, scored = nil, nil
 
 	a.groupOf = make([]int32, n)
 	next := make([]int32, n)

@@ -1,9 +1,11 @@
 package posture
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -494,11 +496,15 @@ func TestTopFilters(t *testing.T) {
 	}
 }
 
-// BenchmarkAssess runs the score+cluster pipeline on 100,000 findings.
+// BenchmarkAssess runs the score+cluster pipeline on 100,000 findings and
+// reports time and allocated bytes per finding.
 func BenchmarkAssess(b *testing.B) {
 	const n = 100_000
 	findings := benchEstate(n)
 	ctx := testContext(b)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -508,19 +514,30 @@ func BenchmarkAssess(b *testing.B) {
 		}
 	}
 	b.StopTimer()
+	runtime.ReadMemStats(&after)
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/finding")
+	b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/float64(b.N)/n, "bytes/finding")
 }
 
-// BenchmarkAssessHeap reports the bytes allocated per finding by one Assess.
-func BenchmarkAssessHeap(b *testing.B) {
+// BenchmarkAssessRetained reports the live heap an Assessment of 100,000
+// findings keeps (after GC), per finding, lookup indexes included.
+func BenchmarkAssessRetained(b *testing.B) {
 	const n = 100_000
 	findings := benchEstate(n)
 	ctx := testContext(b)
-	b.ReportAllocs()
-	b.ResetTimer()
+	var retained float64
 	for i := 0; i < b.N; i++ {
-		Assess(findings, AssessOptions{Context: ctx, Now: testNow})
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		a := Assess(findings, AssessOptions{Context: ctx, Now: testNow})
+		a.Finding("F-00000000") // build the lazy indexes too
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		retained += float64(after.HeapAlloc) - float64(before.HeapAlloc)
+		runtime.KeepAlive(a)
 	}
+	b.ReportMetric(retained/float64(b.N)/n, "live-bytes/finding")
 }
 
 func benchEstate(n int) []Finding {
@@ -551,4 +568,61 @@ func benchEstate(n int) []Finding {
 		out = append(out, f)
 	}
 	return out
+}
+
+// BenchmarkDecodeBaseline decodes the same 100,000 findings from JSON pages
+// of 1,000: the yardstick the pipeline's budget is set against (within 1.5x).
+func BenchmarkDecodeBaseline(b *testing.B) {
+	const n, page = 100_000, 1000
+	findings := benchEstate(n)
+	var pages [][]byte
+	for i := 0; i < n; i += page {
+		p, err := json.Marshal(struct {
+			Items []Finding `json:"items"`
+		}{findings[i : i+page]})
+		if err != nil {
+			b.Fatal(err)
+		}
+		pages = append(pages, p)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for _, p := range pages {
+			var v struct {
+				Items []Finding `json:"items"`
+			}
+			if err := json.Unmarshal(p, &v); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/finding")
+}
+
+// TestAssessmentConcurrentReads runs the lazy index build and every query
+// from several goroutines; run with -race.
+func TestAssessmentConcurrentReads(t *testing.T) {
+	findings, finance, _ := seedEstate()
+	a := Assess(findings, AssessOptions{Context: testContext(t), Now: testNow})
+	done := make(chan bool)
+	for w := 0; w < 4; w++ {
+		go func() {
+			defer func() { done <- true }()
+			for i := 0; i < 20; i++ {
+				if _, ok := a.Finding(finance[i%3]); !ok {
+					t.Error("lookup failed")
+					return
+				}
+				a.Related(finance[0])
+				a.Group(finance[1])
+				a.Top(5, Filter{MinBand: BandHigh})
+				a.Clusters(5, Filter{})
+			}
+		}()
+	}
+	for w := 0; w < 4; w++ {
+		<-done
+	}
 }

@@ -126,9 +126,16 @@ func clusterRaw(best float64, members int) float64 {
 // clusters among equals but does not turn forty HIGH dev findings into a
 // CRITICAL line.
 func clusterScore(raw float64, best *Scored) (int, Band) {
-	s := intScore(raw)
-	ceiling := map[Band]int{BandCritical: 100, BandHigh: 89, BandMedium: 79, BandLow: 49}[best.Band]
-	s = max(min(s, ceiling), best.Score)
+	ceiling := 100
+	switch best.Band {
+	case BandHigh:
+		ceiling = 89
+	case BandMedium:
+		ceiling = 79
+	case BandLow:
+		ceiling = 49
+	}
+	s := max(min(intScore(raw), ceiling), best.Score)
 	return s, BandOf(s)
 }
 
