@@ -68,6 +68,7 @@ type Router struct {
 	audit   Auditor
 	timeout time.Duration
 	log     *slog.Logger
+	note    string
 }
 
 // RouterOption configures a Router.
@@ -85,6 +86,10 @@ func WithTimeout(d time.Duration) RouterOption { return func(r *Router) { r.time
 
 // WithLogger sets the structured logger.
 func WithLogger(l *slog.Logger) RouterOption { return func(r *Router) { r.log = l } }
+
+// WithHelpNote adds a line to every help reply (e.g. that no roles file is
+// loaded and everyone may approve).
+func WithHelpNote(note string) RouterOption { return func(r *Router) { r.note = note } }
 
 // WithAction routes a button's action id to a verb; the click's value and
 // reason become the verb's arguments.
@@ -263,9 +268,14 @@ func (r *Router) Help(u User, verb string) Reply {
 		}
 		rep.Sections = append(rep.Sections, Section{Heading: line, Text: text})
 	}
+	var foot []string
 	if hidden > 0 {
-		rep.Footer = fmt.Sprintf("%d more command(s) need a role you do not hold.", hidden)
+		foot = append(foot, fmt.Sprintf("%d more command(s) need a role you do not hold.", hidden))
 	}
+	if r.note != "" {
+		foot = append(foot, r.note)
+	}
+	rep.Footer = strings.Join(foot, " ")
 	return rep
 }
 

@@ -1,0 +1,210 @@
+package handlers
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/optix-bot/optix-bot/bot"
+	"github.com/optix-bot/optix-bot/posture"
+	"github.com/optix-bot/optix-bot/posture/remediate"
+	"github.com/optix-bot/optix-bot/store"
+)
+
+// requestStore is what the approval verbs need of the store.
+type requestStore interface {
+	CreateRequest(ctx context.Context, cr *store.ChangeRequest, actor string) error
+	Request(ctx context.Context, idOrPrefix string) (*store.ChangeRequest, error)
+	UpdateRequest(ctx context.Context, id string, fn func(cr *store.ChangeRequest) (store.AuditRecord, error)) (*store.ChangeRequest, error)
+	Requests(ctx context.Context, f store.RequestFilter) ([]*store.ChangeRequest, error)
+	Append(ctx context.Context, r store.AuditRecord) (store.AuditEntry, error)
+}
+
+// scopePolicy answers scoped role questions (rbac.Policy).
+type scopePolicy interface {
+	Check(u bot.User, r bot.Role, account, env string) error
+	RequiredApprovals(env string) int
+}
+
+// Fix answers /optix fix <finding-id> [format]: a vetted, linted script as a
+// pending change request with Approve and Reject buttons, or manual steps
+// when there is no template or the script failed the linter.
+type Fix struct {
+	Estate   *Estate
+	Requests requestStore
+	Policy   scopePolicy
+	TTL      time.Duration // how long a request stays open
+	Now      func() time.Time
+	Log      *slog.Logger
+}
+
+// Run implements the verb.
+func (h Fix) Run(ctx context.Context, req bot.Request) bot.Reply {
+	if len(req.Args) < 1 || len(req.Args) > 2 {
+		return bot.Fail("Give a finding id and optionally a format, e.g. /optix fix F-1a2b3c4d terraform.")
+	}
+	var format remediate.Format
+	if len(req.Args) == 2 {
+		f, err := remediate.ParseFormat(req.Args[1])
+		if err != nil {
+			return bot.Fail("Format must be terraform, awscli, cloudformation, azcli or gcloud.")
+		}
+		format = f
+	}
+	cur, err := h.Estate.Current(ctx)
+	if err != nil {
+		return sourceFailure(h.Log, err)
+	}
+	id := posture.NormalizeID(req.Args[0])
+	s, ok := cur.Finding(id)
+	if !ok {
+		return bot.Fail(fmt.Sprintf("There is no finding %s in the latest pull; /optix top-risks lists the open ones.", short(id)))
+	}
+	f := s.Finding
+	env := string(s.Attr.Environment)
+	if err := h.Policy.Check(req.User, bot.RoleRequester, f.Account, env); err != nil {
+		h.refuse(ctx, req, f.ID, err.Error())
+		return bot.Fail(upper(err.Error()) + ".")
+	}
+	res, err := remediate.Generate(remediate.Input{Finding: f, Check: s.Check, Attr: remediate.Attr{Owner: s.Attr.Owner, Environment: env}}, format)
+	if err != nil {
+		return bot.Fail(upper(strings.TrimSuffix(err.Error(), ".")) + ".")
+	}
+	if res.Script == nil {
+		return h.manual(ctx, req, s, res)
+	}
+	now := h.now()
+	cr := &store.ChangeRequest{
+		Findings: []string{f.ID}, Check: s.Check.ID, Provider: f.Provider, Account: f.Account,
+		Environment: env, Region: f.Region, Resource: f.Resource.ID,
+		Format: string(res.Script.Format), Script: res.Script.Body, ScriptSHA256: res.Script.SHA256,
+		TemplateVersion: res.Script.TemplateVersion, Requester: req.User.ID,
+		Created: now, Expires: now.Add(h.ttl()), State: store.StatePending,
+		RequiredApprovals: h.Policy.RequiredApprovals(env), Channel: req.Channel,
+	}
+	if err := h.Requests.CreateRequest(ctx, cr, req.User.ID); err != nil {
+		h.log().Error("create change request", "err", err, "finding", f.ID)
+		return bot.Fail("The change request could not be stored, so no script is shown; the error is logged.")
+	}
+	rep := bot.Reply{
+		OK:    true,
+		Title: fmt.Sprintf("Fix for %s: %s", f.ID, s.Check.Title),
+		Summary: fmt.Sprintf("Change request %s is pending: it needs %d approval(s) from an approver for %s / %s other than %s. Nothing runs until it is approved, and optix-bot never runs it itself.",
+			cr.ID, cr.RequiredApprovals, f.Account, orUnknown(env), req.User.ID),
+		Sections: []bot.Section{{Heading: "Request", Fields: requestFields(cr)}},
+		Code:     &bot.Code{Language: res.Script.Language, Filename: res.Script.Filename, Body: res.Script.Body, SHA256: res.Script.SHA256},
+		Buttons: []bot.Button{
+			{ActionID: "approve", Label: "Approve", Value: cr.ID, Style: "primary"},
+			{ActionID: "reject", Label: "Reject", Value: cr.ID, Style: "danger"},
+		},
+		Footer: fmt.Sprintf("Expires %s. Approve: /optix approve %s · Reject: /optix reject %s <reason>",
+			cr.Expires.UTC().Format("2006-01-02 15:04 UTC"), cr.ID[:8], cr.ID[:8]),
+	}
+	return rep
+}
+
+func (h Fix) manual(ctx context.Context, req bot.Request, s *posture.Scored, res remediate.Result) bot.Reply {
+	if len(res.Refused) > 0 {
+		var rules []string
+		for _, v := range res.Refused {
+			rules = append(rules, v.Rule)
+		}
+		h.log().Warn("script withheld by linter", "finding", s.Finding.ID, "check", s.Check.ID, "violations", fmt.Sprint(res.Refused))
+		if _, err := h.Requests.Append(ctx, store.AuditRecord{
+			Actor: req.User.ID, Action: "script.withheld", Subject: s.Finding.ID,
+			Details: map[string]string{"check": s.Check.ID, "rules": strings.Join(rules, ",")},
+		}); err != nil {
+			h.log().Error("audit withheld script", "err", err)
+		}
+	}
+	note := res.Note
+	if note == "" {
+		note = "No script for this check; follow the steps."
+	}
+	return bot.Reply{
+		OK:       true,
+		Title:    fmt.Sprintf("Manual fix for %s: %s", s.Finding.ID, s.Check.Title),
+		Summary:  note,
+		Sections: []bot.Section{{Heading: "Steps", Text: numbered(res.Manual)}},
+	}
+}
+
+func (h Fix) refuse(ctx context.Context, req bot.Request, subject, reason string) {
+	if _, err := h.Requests.Append(ctx, store.AuditRecord{Actor: req.User.ID, Action: "refused", Subject: subject,
+		Details: map[string]string{"verb": req.Verb, "reason": reason}}); err != nil {
+		h.log().Error("audit refusal", "err", err)
+	}
+}
+
+func (h Fix) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}
+
+func (h Fix) ttl() time.Duration {
+	if h.TTL > 0 {
+		return h.TTL
+	}
+	return 72 * time.Hour
+}
+
+func (h Fix) log() *slog.Logger {
+	if h.Log != nil {
+		return h.Log
+	}
+	return slog.Default()
+}
+
+func requestFields(cr *store.ChangeRequest) []bot.Field {
+	fs := []bot.Field{
+		{Label: "Request", Value: cr.ID},
+		{Label: "State", Value: stateLabel(cr)},
+		{Label: "Findings", Value: strings.Join(cr.Findings, ", ")},
+		{Label: "Check", Value: cr.Check},
+		{Label: "Account", Value: cr.Account + " / " + orUnknown(cr.Environment)},
+		{Label: "Resource", Value: cr.Resource},
+		{Label: "Format", Value: cr.Format + " (template " + cr.TemplateVersion + ")"},
+		{Label: "Script SHA-256", Value: cr.ScriptSHA256},
+		{Label: "Requested by", Value: cr.Requester + " at " + cr.Created.UTC().Format("2006-01-02 15:04 UTC")},
+	}
+	for _, a := range cr.Approvals {
+		fs = append(fs, bot.Field{Label: "Approved by", Value: a.By + " at " + a.At.UTC().Format("2006-01-02 15:04 UTC")})
+	}
+	if r := cr.Rejection; r != nil {
+		fs = append(fs, bot.Field{Label: "Rejected by", Value: r.By + " at " + r.At.UTC().Format("2006-01-02 15:04 UTC") + ": " + r.Reason})
+	}
+	return fs
+}
+
+func stateLabel(cr *store.ChangeRequest) string {
+	switch cr.State {
+	case store.StatePending:
+		return fmt.Sprintf("pending (%d of %d approvals)", validApprovals(cr), cr.RequiredApprovals)
+	case store.StateApproved:
+		return "approved: ready for a ticket or pipeline"
+	}
+	return string(cr.State)
+}
+
+// validApprovals counts approvals given to the script as it is now: an
+// approval of another version of the script does not count.
+func validApprovals(cr *store.ChangeRequest) int {
+	n := 0
+	for _, a := range cr.Approvals {
+		if a.ScriptSHA256 == cr.ScriptSHA256 {
+			n++
+		}
+	}
+	return n
+}
+
+func upper(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}

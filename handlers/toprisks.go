@@ -1,0 +1,154 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+
+	"github.com/optix-bot/optix-bot/bot"
+	"github.com/optix-bot/optix-bot/posture"
+)
+
+// TopRisks answers /optix top-risks [N] [provider=] [account=] [env=] [min=].
+type TopRisks struct {
+	Estate *Estate
+	Log    *slog.Logger
+}
+
+// Run implements the verb.
+func (h TopRisks) Run(ctx context.Context, req bot.Request) bot.Reply {
+	la, err := parseListArgs(req.Args, 10, true)
+	if err != nil {
+		return bot.Fail(err.Error())
+	}
+	cur, err := h.Estate.Current(ctx)
+	if err != nil {
+		return sourceFailure(h.Log, err)
+	}
+	top := cur.Top(la.N, la.Filter)
+	rep := bot.Reply{OK: true, Title: topTitle(len(top.Groups), la, cur.Pull)}
+	if len(top.Groups) == 0 {
+		rep.Summary = emptySummary(top, la.Filter)
+	}
+	for i := range top.Groups {
+		rep.Items = append(rep.Items, groupItem(i+1, &top.Groups[i]))
+	}
+	rep.Footer = topFooter(top)
+	return rep
+}
+
+func topTitle(n int, la listArgs, p *Pull) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Top %d risks", n)
+	if f := describeFilter(la.Filter); f != "" {
+		b.WriteString(" (" + f + ")")
+	}
+	fmt.Fprintf(&b, " — %s", sourceLabel(p))
+	return b.String()
+}
+
+func sourceLabel(p *Pull) string {
+	s := p.Source
+	if p.Tenant != "" {
+		s += ", tenant " + p.Tenant
+	}
+	return s + ", pulled " + p.Finished.UTC().Format("2006-01-02 15:04 UTC")
+}
+
+func describeFilter(f posture.Filter) string {
+	var parts []string
+	if f.Provider != "" {
+		parts = append(parts, "provider="+f.Provider)
+	}
+	if f.Account != "" {
+		parts = append(parts, "account="+f.Account)
+	}
+	if f.Environment != "" {
+		parts = append(parts, "env="+string(f.Environment))
+	}
+	if f.MinBand != "" {
+		parts = append(parts, "min="+strings.ToLower(string(f.MinBand)))
+	}
+	return strings.Join(parts, " ")
+}
+
+func emptySummary(top posture.Top, f posture.Filter) string {
+	if describeFilter(f) != "" {
+		return "No open findings match these filters."
+	}
+	return "No open findings: the source reported a clean estate."
+}
+
+func topFooter(top posture.Top) string {
+	s := fmt.Sprintf("Considered %d open findings in %d groups.", top.Findings, top.GroupsConsidered)
+	if top.Deprioritized > 0 {
+		reasons := make([]string, 0, len(top.DeprioritizedBy))
+		for _, k := range []string{"sandbox", "dev", "low"} {
+			if n := top.DeprioritizedBy[k]; n > 0 {
+				reasons = append(reasons, fmt.Sprintf("%s %d", reasonLabel(k), n))
+			}
+		}
+		// Reasons other than the three known ones, in a stable order.
+		var extra []string
+		for k := range top.DeprioritizedBy {
+			if k != "sandbox" && k != "dev" && k != "low" {
+				extra = append(extra, k)
+			}
+		}
+		sort.Strings(extra)
+		for _, k := range extra {
+			reasons = append(reasons, fmt.Sprintf("%s %d", k, top.DeprioritizedBy[k]))
+		}
+		s += fmt.Sprintf(" Deprioritized %d: %s.", top.Deprioritized, strings.Join(reasons, ", "))
+	}
+	return s
+}
+
+func reasonLabel(k string) string {
+	switch k {
+	case "sandbox":
+		return "in sandbox"
+	case "dev":
+		return "in dev"
+	case "low":
+		return "low risk"
+	}
+	return k
+}
+
+func groupItem(rank int, g *posture.Group) bot.Item {
+	it := bot.Item{
+		Rank: rank, Kind: string(g.Kind), ID: g.ID, Band: string(g.Band), Score: g.Score,
+		Title: g.Title, Resource: g.Resource, Provider: g.Provider, Account: g.Account,
+		Environment: string(g.Environment), Owner: g.Owner, Why: g.Why,
+	}
+	if g.Kind != posture.KindFinding {
+		it.Count = len(g.Members)
+	}
+	return it
+}
+
+// sourceFailure tells the user in one sentence that the pull failed. The
+// source's own error is already a readable sentence (with the Sophos
+// request id when there is one); the full chain is logged.
+func sourceFailure(log *slog.Logger, err error) bot.Reply {
+	if log == nil {
+		log = slog.Default()
+	}
+	log.Error("pull failed", "err", err)
+	var se *SourceError
+	if errors.As(err, &se) && se.User != "" {
+		return bot.Fail("Could not pull findings: " + strings.TrimSuffix(se.User, ".") + ".")
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return bot.Fail("The finding source did not answer in time; try again in a minute.")
+	}
+	msg := err.Error()
+	if r := []rune(msg); len(r) > 400 {
+		msg = string(r[:400]) + "…"
+	}
+	return bot.Fail("Could not pull findings: " + strings.TrimSuffix(msg, ".") + ".")
+}
