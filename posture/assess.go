@@ -295,7 +295,7 @@ func Assess(findings []Finding, opt AssessOptions) *Assessment {
 		g := Group{
 			ID:      s.Finding.ID,
 			Kind:    KindFinding,
-			Title:   s.Finding.Title,
+			Title:   plainText(s.Finding.Title, 200),
 			Members: members[len(members)-1 : len(members) : len(members)],
 			Raw:     s.Raw,
 			Score:   s.Score,

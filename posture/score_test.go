@@ -222,3 +222,36 @@ func TestScoreDeterministic(t *testing.T) {
 		}
 	}
 }
+
+func TestPublicAccessFromCheckID(t *testing.T) {
+	cases := []struct {
+		check, want string // want: the public-access label, "" for none
+	}{
+		{"s3_bucket_public_write_acl", "public write"},
+		{"s3_bucket_policy_public_write_access", "public write"},
+		{"s3_bucket_public_access", "public read"},
+		{"s3_bucket_public_list_acl", "public read"},
+		{"cloudstorage_bucket_public_access", "public read"},
+		{"ec2_ebs_public_snapshot", "public read"},
+		{"s3_bucket_level_public_access_block", ""}, // a guard rail being off is not itself public data
+		{"rds_instance_no_public_access", ""},       // reachable, but not "public read"
+		{"ec2_instance_public_ip", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.check, func(t *testing.T) {
+			s := Scorer{}.Score(&Finding{Check: tc.check}, Attribution{})
+			got := ""
+			for _, f := range s.Factors {
+				if f.Name == FactorPublicAccess {
+					got = f.Label
+				}
+			}
+			if got != tc.want {
+				t.Errorf("public-access label %q, want %q (factors %v)", got, tc.want, s.Factors)
+			}
+			if !strings.Contains(s.Why(5), "internet-facing") {
+				t.Errorf("%s should be internet-facing: %s", tc.check, s.Why(5))
+			}
+		})
+	}
+}
