@@ -164,6 +164,9 @@ func (f *asffFinding) resolve(cat *posture.Catalogue, resType string) *posture.C
 			return ch
 		}
 	}
+	if ch := f.controlCheck(cat); ch != nil {
+		return ch
+	}
 	return cat.Resolve("aws", f.rule(), resType, f.Title)
 }
 
