@@ -620,7 +620,8 @@ func (b *builder) buildDBs(a *account) []*res {
 		if b.rng.Float64() < 0.5 {
 			b.add("AR-351", "", "", 0, r)
 		}
-		if b.rng.Float64() < 0.2 {
+		// Public databases are a dev and staging habit in this estate.
+		if a.env != "production" && b.rng.Float64() < 0.3 {
 			r.public = true
 			b.add("AR-352", "", "", 0, r)
 		}
