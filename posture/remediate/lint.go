@@ -140,6 +140,13 @@ func lintShell(body string, format Format, removals []string) []Violation {
 			strict = true
 		}
 		head := cliHead(words)
+		// The verb must be plain words right after the CLI name, so that
+		// options or quoting cannot hide a destructive verb from the rules
+		// below ("aws --region x s3api delete-bucket").
+		if n := len(strings.Fields(head)); n < minHead[name] {
+			v = append(v, Violation{Rule: RuleCommands, Line: c.line, Message: "the service and verb must come first, unquoted: " + joinRaw(words[:min(len(words), 4)])})
+			continue
+		}
 		if isGuard(head) {
 			guarded = true
 			continue
@@ -170,6 +177,10 @@ func lintShell(body string, format Format, removals []string) []Violation {
 	return v
 }
 
+// minHead is how many plain words a call starts with: the CLI, the
+// service (group) and the verb.
+var minHead = map[string]int{"aws": 3, "az": 3, "gcloud": 3, "gsutil": 2}
+
 var destructiveCommand = map[string]bool{"rm": true, "rmdir": true, "shred": true, "dd": true, "mkfs": true,
 	"truncate": true, "terraform": true, "destroy": true}
 
@@ -195,12 +206,11 @@ func joinLit(ws []shWord) string {
 // because "-d" (remove) is part of what it does.
 func cliHead(ws []shWord) string {
 	var out []string
-	for i, w := range ws {
+	for _, w := range ws {
 		if w.quoted || w.exp || strings.HasPrefix(w.raw, "--") || (strings.HasPrefix(w.raw, "-") && ws[0].raw != "gsutil") {
 			break
 		}
 		out = append(out, w.raw)
-		_ = i
 	}
 	return strings.Join(out, " ")
 }
