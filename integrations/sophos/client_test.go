@@ -432,3 +432,28 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		})
 	}
 }
+
+func TestTokenRenewedBeforeExpiry(t *testing.T) {
+	tests := []struct {
+		ttl        time.Duration
+		wantTokens int
+	}{
+		{time.Hour, 1},   // reused for every call
+		{time.Minute, 3}, // inside the renewal margin: a fresh token per call
+	}
+	for _, tt := range tests {
+		t.Run(tt.ttl.String(), func(t *testing.T) {
+			srv := sophostest.NewServer(sophostest.WithTokenTTL(tt.ttl))
+			defer srv.Close()
+			c, _ := newClient(t, srv, nil)
+			for range 3 {
+				if _, err := c.WhoAmI(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := srv.Hits("/api/v2/oauth2/token"); got != tt.wantTokens {
+				t.Errorf("%d token requests, want %d", got, tt.wantTokens)
+			}
+		})
+	}
+}
