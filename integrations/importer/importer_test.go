@@ -165,6 +165,12 @@ func TestCases(t *testing.T) {
 			errHas: "line 2, column 34: invalid character '\"' after object key:value pair",
 		},
 		{
+			// Positions stay right after the kept bytes are compacted.
+			name:   "malformed after thousands of JSON lines",
+			input:  strings.Repeat(`{"metadata": {"event_code": "a"}}`+"\n", 5000) + `{"metadata": x}`,
+			errHas: "line 5001, column 14: invalid character 'x' looking for beginning of value",
+		},
+		{
 			name:   "truncated",
 			input:  "[\n" + ocsfFail[:200],
 			errIs:  io.ErrUnexpectedEOF,

@@ -24,11 +24,15 @@ type posReader struct {
 	n     int64 // bytes handed to the decoder so far
 	err   error // sticky: the limit or a read error
 
-	base      int64  // stream offset of kept[0]
+	base      int64  // stream offset of the first byte still needed
 	baseLine  int    // 1-based line of the byte at base
 	lineStart int64  // stream offset where that line starts
-	kept      []byte // bytes [base, n)
+	keptFrom  int64  // stream offset of kept[0], at or before base
+	kept      []byte // bytes [keptFrom, n)
 }
+
+// since returns the kept bytes from stream offset off (at or after base).
+func (p *posReader) since(off int64) []byte { return p.kept[off-p.keptFrom:] }
 
 func newPosReader(r io.Reader, limit int64) *posReader {
 	return &posReader{r: r, limit: limit, baseLine: 1}
@@ -70,14 +74,19 @@ func (p *posReader) release(off int64) {
 	if off > p.n {
 		off = p.n
 	}
-	done := p.kept[:off-p.base]
+	done := p.since(p.base)[:off-p.base]
 	if i := bytes.LastIndexByte(done, '\n'); i >= 0 {
 		p.baseLine += bytes.Count(done, []byte{'\n'})
 		p.lineStart = p.base + int64(i) + 1
 	}
-	rest := copy(p.kept, p.kept[off-p.base:])
-	p.kept = p.kept[:rest]
 	p.base = off
+	// Move the live bytes down only once the dead prefix outweighs them, so
+	// that many small records in one read cost linear time, not quadratic.
+	if dead := p.base - p.keptFrom; dead > int64(len(p.kept))/2 {
+		n := copy(p.kept, p.kept[dead:])
+		p.kept = p.kept[:n]
+		p.keptFrom = p.base
+	}
 }
 
 // lineCol turns a stream offset at or after the last release into a
@@ -89,7 +98,7 @@ func (p *posReader) lineCol(off int64) (line, col int) {
 	if off > p.n {
 		off = p.n
 	}
-	seen := p.kept[:off-p.base]
+	seen := p.since(p.base)[:off-p.base]
 	line = p.baseLine + bytes.Count(seen, []byte{'\n'})
 	start := p.lineStart
 	if i := bytes.LastIndexByte(seen, '\n'); i >= 0 {
@@ -107,7 +116,7 @@ func (p *posReader) errorAt(start int64, sep byte) int64 {
 	if start < p.base {
 		start = p.base
 	}
-	b := p.kept[start-p.base:]
+	b := p.since(start)
 	j := 0
 	for j < len(b) && isSpace(b[j]) {
 		j++
