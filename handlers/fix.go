@@ -75,6 +75,9 @@ func (h Fix) Run(ctx context.Context, req bot.Request) bot.Reply {
 	if res.Script == nil {
 		return h.manual(ctx, req, s, res)
 	}
+	if rep, ok := h.reuse(ctx, req, s, res.Script); ok {
+		return rep
+	}
 	now := h.now()
 	cr := &store.ChangeRequest{
 		Findings: []string{f.ID}, Check: s.Check.ID, Provider: f.Provider, Account: f.Account,
@@ -88,13 +91,56 @@ func (h Fix) Run(ctx context.Context, req bot.Request) bot.Reply {
 		h.log().Error("create change request", "err", err, "finding", f.ID)
 		return bot.Fail("The change request could not be stored, so no script is shown; the error is logged.")
 	}
+	return h.requestReply(cr, s, res.Script, "")
+}
+
+// reuse finds a pending request for the same finding and format. The same
+// script is shown again rather than filed twice; a different script (a new
+// template version, or the finding changed) replaces the old one in place,
+// and because approvals are bound to the script hash, approvals given to
+// the old script no longer count.
+func (h Fix) reuse(ctx context.Context, req bot.Request, s *posture.Scored, sc *remediate.Script) (bot.Reply, bool) {
+	pending, err := h.Requests.Requests(ctx, store.RequestFilter{State: store.StatePending})
+	if err != nil {
+		h.log().Error("list pending requests", "err", err)
+		return bot.Reply{}, false
+	}
+	now := h.now()
+	for _, cr := range pending {
+		if len(cr.Findings) != 1 || cr.Findings[0] != s.Finding.ID || cr.Format != string(sc.Format) || !now.Before(cr.Expires) {
+			continue
+		}
+		if cr.ScriptSHA256 == sc.SHA256 {
+			return h.requestReply(cr, s, sc, "This finding already has a pending change request with the same script; here it is again."), true
+		}
+		old := cr.ScriptSHA256
+		updated, err := h.Requests.UpdateRequest(ctx, cr.ID, func(c *store.ChangeRequest) (store.AuditRecord, error) {
+			c.Script, c.ScriptSHA256, c.TemplateVersion = sc.Body, sc.SHA256, sc.TemplateVersion
+			return store.AuditRecord{Actor: req.User.ID, Action: "request.regenerated", Subject: c.ID,
+				Details: map[string]string{"old_sha256": old, "script_sha256": sc.SHA256, "voided_approvals": fmt.Sprint(len(c.Approvals))}}, nil
+		})
+		if err != nil {
+			h.log().Error("regenerate change request", "err", err, "request", cr.ID)
+			return bot.Fail("The change request could not be updated, so no script is shown; the error is logged."), true
+		}
+		return h.requestReply(updated, s, sc, "The script changed since this request was filed, so earlier approvals no longer count."), true
+	}
+	return bot.Reply{}, false
+}
+
+func (h Fix) requestReply(cr *store.ChangeRequest, s *posture.Scored, sc *remediate.Script, note string) bot.Reply {
+	f := s.Finding
+	summary := fmt.Sprintf("Change request %s is pending: it needs %d approval(s) from an approver for %s / %s other than %s. Nothing runs until it is approved, and optix-bot never runs it itself.",
+		cr.ID, cr.RequiredApprovals, cr.Account, orUnknown(cr.Environment), cr.Requester)
+	if note != "" {
+		summary = note + " " + summary
+	}
 	rep := bot.Reply{
-		OK:    true,
-		Title: fmt.Sprintf("Fix for %s: %s", f.ID, s.Check.Title),
-		Summary: fmt.Sprintf("Change request %s is pending: it needs %d approval(s) from an approver for %s / %s other than %s. Nothing runs until it is approved, and optix-bot never runs it itself.",
-			cr.ID, cr.RequiredApprovals, f.Account, orUnknown(env), req.User.ID),
+		OK:       true,
+		Title:    fmt.Sprintf("Fix for %s: %s", f.ID, s.Check.Title),
+		Summary:  summary,
 		Sections: []bot.Section{{Heading: "Request", Fields: requestFields(cr)}},
-		Code:     &bot.Code{Language: res.Script.Language, Filename: res.Script.Filename, Body: res.Script.Body, SHA256: res.Script.SHA256},
+		Code:     &bot.Code{Language: sc.Language, Filename: sc.Filename, Body: cr.Script, SHA256: cr.ScriptSHA256},
 		Buttons: []bot.Button{
 			{ActionID: "approve", Label: "Approve", Value: cr.ID, Style: "primary"},
 			{ActionID: "reject", Label: "Reject", Value: cr.ID, Style: "danger"},

@@ -20,7 +20,8 @@ type AssessOptions struct {
 type Assessment struct {
 	// Scored holds every finding, open or closed, ranked by Raw (then id).
 	Scored []Scored
-	// Groups holds every open finding exactly once, ranked by Raw (then id).
+	// Groups holds every open finding exactly once, ranked by Score, then Raw
+	// (then id).
 	Groups []Group
 
 	findings []Finding // Assess's own copy; Scored points into it
@@ -317,6 +318,12 @@ func Assess(findings []Finding, opt AssessOptions) *Assessment {
 	}
 	slices.SortFunc(gorder, func(x, y int32) int {
 		gx, gy := &groups[x], &groups[y]
+		// The shown score first: band ceilings on clusters and the bump that
+		// keeps a combination above its members can disagree with Raw by a
+		// point, and a list whose numbers go up and down reads as a bug.
+		if gx.Score != gy.Score {
+			return cmp.Compare(gy.Score, gx.Score)
+		}
 		if gx.Raw != gy.Raw {
 			return cmp.Compare(gy.Raw, gx.Raw)
 		}

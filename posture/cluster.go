@@ -304,7 +304,11 @@ func mergeWhy(members []*Scored, n int) string {
 			switch {
 			case f.Name == FactorSeverity:
 				continue
-			case f.Points <= -decisive:
+			case f.Name == FactorEnvironment || f.Points <= -decisive:
+				// As in Scored.Why: the environment is named last.
+				if f.Name == FactorEnvironment && f.Points > -decisive && f.Points < decisive {
+					continue
+				}
 				if neg == "" {
 					neg = f.Label
 				}

@@ -101,9 +101,10 @@ type Scored struct {
 const decisive = 10
 
 // Why joins the labels of up to n factors that raised the score, strongest
-// first, e.g. "internet-facing; public write; holds PII; production". A
-// factor that decisively lowered it ("dev", "sandbox") is always named, in
-// the last place, because it explains why a severe check ranks where it
+// first, e.g. "internet-facing; public write; holds PII; production". The
+// environment, when it moved the score decisively ("production", "dev",
+// "sandbox"), or another factor that decisively lowered it, is always
+// named, in the last place, because it explains why a severe check ranks where it
 // does. The base severity is only named when nothing else is. The string is
 // built on demand: only shown findings need it.
 func (s *Scored) Why(n int) string {
@@ -117,6 +118,12 @@ func (s *Scored) Why(n int) string {
 		f := &s.Factors[i]
 		switch {
 		case f.Name == FactorSeverity:
+		case f.Name == FactorEnvironment:
+			// The environment scales the rest, so it is context for the
+			// reasons rather than one of them: named last, when it mattered.
+			if math.Abs(f.Points) >= decisive && neg == nil {
+				neg = f
+			}
 		case f.Points > 0 && np < len(pos):
 			pos[np] = f
 			np++
@@ -160,6 +167,10 @@ func (s *Scored) Top() Factor {
 		switch {
 		case f.Name == FactorSeverity:
 			sev = f
+		case f.Name == FactorEnvironment:
+			if math.Abs(f.Points) >= decisive && neg.Name == "" {
+				neg = f
+			}
 		case f.Points > 0:
 			return f
 		case f.Points <= -decisive && neg.Name == "":
@@ -202,15 +213,19 @@ var severityLabels = [...]string{
 }
 
 const (
-	pointsInternet      = 15
-	pointsPublicWrite   = 12
-	pointsPublicRead    = 6
-	pointsAdminPort     = 12
-	pointsPrivEsc       = 12
-	pointsSecret        = 12
-	pointsProduction    = 10
-	pointsDev           = -25
-	pointsSandbox       = -35
+	pointsInternet    = 15
+	pointsPublicWrite = 12
+	pointsPublicRead  = 6
+	pointsAdminPort   = 12
+	pointsPrivEsc     = 12
+	pointsSecret      = 12
+	// The environment scales everything else rather than adding a fixed
+	// amount: a public bucket is a public bucket, but in a sandbox it is
+	// worth much less than in production, whatever its severity. A fixed
+	// discount left critical checks in dev above production findings.
+	multProduction      = 1.1
+	multDev             = 0.8
+	multSandbox         = 0.6
 	pointsAgePerMonth   = 1
 	pointsAgeMax        = 6
 	exposedSensitiveMul = 1.4 // data that can be reached from the internet counts 40% more
@@ -370,14 +385,6 @@ func (sc Scorer) score(f *Finding, ch *Check, t traits, a Attribution, buf []Fac
 	if c, ok := criticalityPoints[a.Criticality]; ok {
 		fs = append(fs, Factor{FactorAssetCriticality, c.label, c.points})
 	}
-	switch a.Environment {
-	case EnvProduction:
-		fs = append(fs, Factor{FactorEnvironment, "production", pointsProduction})
-	case EnvDev:
-		fs = append(fs, Factor{FactorEnvironment, "dev", pointsDev})
-	case EnvSandbox:
-		fs = append(fs, Factor{FactorEnvironment, "sandbox", pointsSandbox})
-	}
 	if d, ok := dataPoints[a.DataClass]; ok {
 		p := d.points
 		if exposed {
@@ -395,6 +402,19 @@ func (sc Scorer) score(f *Finding, ch *Check, t traits, a Attribution, buf []Fac
 	raw := 0.0
 	for _, x := range fs {
 		raw += x.Points
+	}
+	// Applied last, to the sum of the rest; its points are what it added or
+	// took away, so the factors still add up to Raw.
+	switch a.Environment {
+	case EnvProduction:
+		fs = append(fs, Factor{FactorEnvironment, "production", raw * (multProduction - 1)})
+		raw *= multProduction
+	case EnvDev:
+		fs = append(fs, Factor{FactorEnvironment, "dev", raw * (multDev - 1)})
+		raw *= multDev
+	case EnvSandbox:
+		fs = append(fs, Factor{FactorEnvironment, "sandbox", raw * (multSandbox - 1)})
+		raw *= multSandbox
 	}
 	sortFactors(fs)
 	s := intScore(raw)

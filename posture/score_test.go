@@ -25,7 +25,7 @@ func TestScoreTable(t *testing.T) {
 		{"critical check, no context", Finding{Check: "iam_root_mfa_enabled"}, Attribution{}, BandCritical, "critical severity"},
 		{"dev SSH open to the world", Finding{Check: "ec2_securitygroup_allow_ingress_from_internet_to_tcp_port_22"},
 			Attribution{Environment: EnvDev}, BandHigh, "internet-facing"},
-		{"sandbox public bucket", Finding{Check: "s3_bucket_public_access"}, Attribution{Environment: EnvSandbox}, BandHigh, "internet-facing"},
+		{"sandbox public bucket", Finding{Check: "s3_bucket_public_access"}, Attribution{Environment: EnvSandbox}, BandMedium, "internet-facing"},
 		{"sandbox versioning", Finding{Check: "s3_bucket_object_versioning"}, Attribution{Environment: EnvSandbox}, BandLow, "sandbox"},
 		{"optix score kept without context", Finding{Check: GenericCheck, SourceScore: 93, Severity: SeverityLow}, Attribution{}, BandCritical, "source score 93"},
 		{"generic keeps source severity", Finding{Check: GenericCheck, Severity: SeverityLow}, Attribution{}, BandLow, "low severity"},
