@@ -68,7 +68,7 @@ func (h Fix) Run(ctx context.Context, req bot.Request) bot.Reply {
 		h.refuse(ctx, req, f.ID, err.Error())
 		return bot.Fail(upper(err.Error()) + ".")
 	}
-	res, err := remediate.Generate(remediate.Input{Finding: f, Check: s.Check, Attr: remediate.Attr{Owner: s.Attr.Owner, Environment: env}}, format)
+	res, err := remediate.Generate(remediate.Input{Finding: f, Check: s.Check, Attr: s.Attr}, format)
 	if err != nil {
 		return bot.Fail(upper(strings.TrimSuffix(err.Error(), ".")) + ".")
 	}

@@ -274,22 +274,23 @@ func squash(raw float64) float64 {
 	return raw
 }
 
-// unsquash is squash's inverse, used to place a source's own 0-100 score on
-// the raw scale so that an Optix score with no added context keeps its value.
-func unsquash(score float64) float64 {
+// sourceBase places a source's own 0-100 score (Cloud Optix) on the raw
+// scale: at its band's severity base, plus a little for where it sits in the
+// band. Mapping it through unsquash instead made a 95 worth 21 points more
+// than a 90, so the source's own judgement of exposure (which a public-bucket
+// rule already includes) was counted twice once context was added. It is
+// strictly increasing in score, and continuous at the band edges.
+func sourceBase(score int) float64 {
+	x := float64(score)
 	switch {
-	case score >= 99.5:
-		score = 99.5
-	case score <= 0.5:
-		score = 0.5
+	case score >= 90:
+		return severityBase[SeverityCritical] + (x - 90)
+	case score >= 80:
+		return severityBase[SeverityHigh] + (x-80)*(severityBase[SeverityCritical]-severityBase[SeverityHigh])/10
+	case score >= 50:
+		return severityBase[SeverityMedium] + (x-50)*(severityBase[SeverityHigh]-severityBase[SeverityMedium])/30
 	}
-	switch {
-	case score > 70:
-		return 70 - 30*math.Log((100-score)/30)
-	case score < 10:
-		return 10 + 10*math.Log(score/10)
-	}
-	return score
+	return x * severityBase[SeverityMedium] / 50
 }
 
 // intScore truncates so that 100 is never reached by a single finding: a
@@ -330,7 +331,7 @@ func (sc Scorer) score(f *Finding, ch *Check, t traits, a Attribution, buf []Fac
 		sev = SeverityUnknown
 	}
 	if f.SourceScore > 0 && f.SourceScore <= 100 {
-		fs = append(fs, Factor{FactorSeverity, sourceScoreLabels[f.SourceScore], unsquash(float64(f.SourceScore))})
+		fs = append(fs, Factor{FactorSeverity, sourceScoreLabels[f.SourceScore], sourceBase(f.SourceScore)})
 	} else {
 		fs = append(fs, Factor{FactorSeverity, severityLabels[sev], severityBase[sev]})
 	}

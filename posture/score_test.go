@@ -27,7 +27,7 @@ func TestScoreTable(t *testing.T) {
 			Attribution{Environment: EnvDev}, BandHigh, "internet-facing"},
 		{"sandbox public bucket", Finding{Check: "s3_bucket_public_access"}, Attribution{Environment: EnvSandbox}, BandMedium, "internet-facing"},
 		{"sandbox versioning", Finding{Check: "s3_bucket_object_versioning"}, Attribution{Environment: EnvSandbox}, BandLow, "sandbox"},
-		{"optix score kept without context", Finding{Check: GenericCheck, SourceScore: 93, Severity: SeverityLow}, Attribution{}, BandCritical, "source score 93"},
+		{"optix score keeps its band without context", Finding{Check: GenericCheck, SourceScore: 93, Severity: SeverityLow}, Attribution{}, BandCritical, "source score 93"},
 		{"generic keeps source severity", Finding{Check: GenericCheck, Severity: SeverityLow}, Attribution{}, BandLow, "low severity"},
 		{"unknown check id is generic", Finding{Check: "no_such_check", Severity: SeverityHigh}, Attribution{}, BandHigh, "high severity"},
 		{"production privilege escalation", Finding{Check: "iam_policy_allows_privilege_escalation"},
@@ -116,9 +116,20 @@ func TestSquashStrictlyIncreasing(t *testing.T) {
 		}
 		prev = s
 	}
-	for _, score := range []float64{1, 10, 25, 50, 70, 80, 90, 95, 99} {
-		if got := squash(unsquash(score)); math.Abs(got-score) > 1e-9 {
-			t.Errorf("squash(unsquash(%v)) = %v", score, got)
+}
+
+// A source's own score, with no context, keeps its Optix band, and a higher
+// source score never maps lower.
+func TestSourceBaseKeepsBand(t *testing.T) {
+	prev := math.Inf(-1)
+	for score := 1; score <= 100; score++ {
+		b := sourceBase(score)
+		if !(b > prev) {
+			t.Fatalf("sourceBase(%d) = %v, not above sourceBase(%d) = %v", score, b, score-1, prev)
+		}
+		prev = b
+		if got, want := BandOf(intScore(b)), BandOf(score); got != want {
+			t.Errorf("source score %d lands in %s (score %d), want %s", score, got, intScore(b), want)
 		}
 	}
 }

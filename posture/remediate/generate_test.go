@@ -30,7 +30,7 @@ func TestGolden(t *testing.T) {
 		}
 		for _, format := range FormatsFor(check) {
 			t.Run(check+"/"+string(format), func(t *testing.T) {
-				res, err := Generate(Input{Finding: f, Attr: Attr{Owner: "team-data", Environment: "production"}}, format)
+				res, err := Generate(Input{Finding: f, Attr: posture.Attribution{Owner: "team-data", Environment: posture.EnvProduction}}, format)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -233,7 +233,7 @@ func TestHostileIdentifiers(t *testing.T) {
 // safe are not substituted; the script asks the operator instead.
 func TestHostileTagsBecomeOperatorInputs(t *testing.T) {
 	f := fixtures()["resource_missing_required_tags"]
-	res, err := Generate(Input{Finding: f, Attr: Attr{Owner: `team"; curl evil`, Environment: "$(id)"}}, AWSCLI)
+	res, err := Generate(Input{Finding: f, Attr: posture.Attribution{Owner: `team"; curl evil`, Environment: "$(id)"}}, AWSCLI)
 	if err != nil || res.Script == nil {
 		t.Fatalf("no script: %v %+v", err, res)
 	}

@@ -210,7 +210,7 @@ func tagsFrom(in Input, d map[string]any) {
 	} else {
 		d["Owner"] = ""
 	}
-	if v, ok := validTag("environment", in.Attr.Environment); ok {
+	if v, ok := validTag("environment", string(in.Attr.Environment)); ok {
 		d["Environment"] = v
 	} else {
 		d["Environment"] = ""

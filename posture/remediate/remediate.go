@@ -111,18 +111,11 @@ type Result struct {
 	Note string
 }
 
-// Attr is the attribution a template needs for tags. It stands in for
-// posture.Attribution until that type lands; only these two fields are read.
-type Attr struct {
-	Owner       string
-	Environment string
-}
-
 // Input is what a script is rendered from.
 type Input struct {
 	Finding *posture.Finding
-	Check   *posture.Check // may be nil: then only Finding.Check is used
-	Attr    Attr           // may be zero; tag values fall back to operator inputs
+	Check   *posture.Check      // may be nil: then only Finding.Check is used
+	Attr    posture.Attribution // may be zero; tag values fall back to operator inputs
 }
 
 // Notes shown with a Result.
