@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
@@ -19,6 +20,9 @@ import (
 	"github.com/optix-bot/optix-bot/store"
 )
 
+// quiet keeps expected errors (failed pulls) out of the test output.
+var quiet = slog.New(slog.DiscardHandler)
+
 var update = flag.Bool("update", false, "rewrite golden files")
 
 // fixedNow keeps request expiry and audit times out of the goldens' way.
@@ -26,6 +30,7 @@ var fixedNow = time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
 
 type harness struct {
 	router *bot.Router
+	estate *Estate
 	store  *store.Store
 	srv    *sophostest.Server
 	now    time.Time
@@ -42,7 +47,7 @@ type harnessOpts struct {
 func newHarness(t *testing.T, o harnessOpts) *harness {
 	t.Helper()
 	h := &harness{now: fixedNow}
-	st, err := store.Open(filepath.Join(t.TempDir(), "optix.db"), store.Options{Now: func() time.Time { return h.now }})
+	st, err := store.Open(filepath.Join(t.TempDir(), "optix.db"), store.Options{Now: func() time.Time { return h.now }, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,14 +83,23 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	if o.policy == nil {
 		o.policy = rbac.Open()
 	}
-	estate := NewEstate(EstateConfig{Puller: o.puller, Saver: saver{st}, Context: ctxMap, TTL: time.Hour, Now: func() time.Time { return h.now }})
-	r, err := bot.NewRouter(Commands(Deps{Estate: estate, Store: st, Policy: o.policy, RequestTTL: 72 * time.Hour, Now: func() time.Time { return h.now }}),
-		bot.WithAuthorizer(o.policy), bot.WithAuditor(st), bot.WithAction("approve", "approve"), bot.WithAction("reject", "reject"))
+	estate := NewEstate(EstateConfig{Logger: quiet, Puller: o.puller, Saver: saver{st}, Context: ctxMap, TTL: time.Hour, Now: func() time.Time { return h.now }})
+	r, err := bot.NewRouter(Commands(Deps{Estate: estate, Store: st, Policy: o.policy, RequestTTL: 72 * time.Hour, Now: func() time.Time { return h.now }, Log: quiet}),
+		bot.WithAuthorizer(o.policy), bot.WithAuditor(st), bot.WithLogger(quiet), bot.WithAction("approve", "approve"), bot.WithAction("reject", "reject"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.router = r
+	h.router, h.estate = r, estate
 	return h
+}
+
+func (h *harness) assessment(t *testing.T) *Assessed {
+	t.Helper()
+	a, err := h.estate.Current(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
 }
 
 func (h *harness) ask(t *testing.T, user, text string) bot.Reply {
