@@ -25,7 +25,7 @@ func Guidance(check *posture.Check) []string {
 	return append(out, closingStep)
 }
 
-const closingStep = "Afterwards, confirm the finding clears on the next pull; if the change is not wanted, record an exception with a reason and an expiry instead."
+const closingStep = "Afterwards, confirm the finding clears on the next pull; if the setting is intended, record why with the resource owner rather than leaving the finding open unexplained."
 
 func providerName(p string) string {
 	switch p {
