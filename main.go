@@ -231,7 +231,9 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		fmt.Fprintf(stderr, "optix-bot audit verify: %s: %v\n", c.DB, err)
 		return exitInternal
 	}
-	var opts store.Options
+	// The store logs where run was told to, not to the process-wide
+	// default logger.
+	opts := store.Options{Logger: newLogger(stderr, getenv, slog.LevelWarn, false)}
 	if key != "" {
 		opts.AuditKey = []byte(key)
 	}
