@@ -47,7 +47,8 @@ type Config struct {
 	HTTPClient *http.Client
 	Now        func() time.Time
 
-	// Groups, when set, fills bot.User.Groups before the handler runs.
+	// Groups fills bot.User.Groups before the handler runs, so that roles
+	// granted to a user group apply; default: usergroups.list, cached.
 	Groups GroupResolver
 	// PingTimeout is how long Socket Mode may go without a ping from
 	// Slack before the connection counts as stalled; default 30s.
@@ -145,6 +146,9 @@ func New(cfg Config, h Handler) (*Adapter, error) {
 		slack.OptionHTTPClient(cfg.HTTPClient),
 		slack.OptionAppLevelToken(cfg.AppToken),
 	)
+	if a.cfg.Groups == nil {
+		a.cfg.Groups = &userGroups{api: a.api, now: cfg.Now}
+	}
 	return a, nil
 }
 

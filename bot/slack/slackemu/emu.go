@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -38,6 +39,9 @@ type Options struct {
 	// does; the client treats missing pings as a stalled connection.
 	// Default 1s.
 	PingInterval time.Duration
+	// UserGroups maps user-group ids (S…) to their members, for
+	// usergroups.list.
+	UserGroups map[string][]string
 }
 
 // Call is one recorded request.
@@ -405,6 +409,21 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 			s.messages = append(s.messages, &Message{Channel: channel, TS: ts, Text: text, Blocks: json.RawMessage(blocks)})
 			answer(http.StatusOK, map[string]any{"ok": true, "channel": channel, "ts": ts})
 		}
+	case "usergroups.list":
+		var groups []map[string]any
+		ids := make([]string, 0, len(s.opts.UserGroups))
+		for id := range s.opts.UserGroups {
+			ids = append(ids, id)
+		}
+		sort.Strings(ids)
+		for _, id := range ids {
+			g := map[string]any{"id": id, "team_id": TeamID, "handle": strings.ToLower(id)}
+			if get("include_users") == "true" {
+				g["users"] = s.opts.UserGroups[id]
+			}
+			groups = append(groups, g)
+		}
+		answer(http.StatusOK, map[string]any{"ok": true, "usergroups": groups})
 	case "views.open":
 		trigger := get("trigger_id")
 		if trigger == "" {
