@@ -152,8 +152,11 @@ func (e *Estate) pull(ctx context.Context) (*Assessed, error) {
 			return nil, fmt.Errorf("store snapshot: %w", err)
 		}
 	}
-	e.log.Info("pulled findings", "source", p.Source, "tenant", p.Tenant, "findings", len(p.Findings),
-		"groups", len(a.Groups), "took", p.Finished.Sub(p.Started).String())
+	attrs := []any{"source", p.Source, "tenant", p.Tenant, "findings", len(p.Findings), "groups", len(a.Groups)}
+	if !p.Started.IsZero() && !p.Finished.Before(p.Started) {
+		attrs = append(attrs, "took", p.Finished.Sub(p.Started).String())
+	}
+	e.log.Info("pulled findings", attrs...)
 	return &Assessed{Pull: p, Assessment: a}, nil
 }
 
