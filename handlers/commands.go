@@ -32,7 +32,7 @@ func Commands(d Deps) []bot.Command {
 		{Verb: "finding", Args: "<F-id | C-id>", Summary: "One finding with its risk factors, context, related findings and how to fix it.",
 			Role: bot.RoleViewer, Run: Finding{Estate: d.Estate, Log: d.Log}.Run},
 		{Verb: "clusters", Args: "[N] [filters as top-risks]", Summary: "The riskiest groups: one check repeated in an account and environment, and toxic combinations on one resource.",
-			Role: bot.RoleViewer, Run: Clusters{Estate: d.Estate, Log: d.Log}.Run},
+			Role: bot.RoleViewer, Run: TopRisks{Estate: d.Estate, Log: d.Log, Clusters: true}.Run},
 		{Verb: "fix", Args: "<F-id> [terraform|awscli|cloudformation|azcli|gcloud]",
 			Summary: "Draft a vetted, linted remediation script as a change request with Approve and Reject buttons.",
 			Role:    bot.RoleRequester,

@@ -12,10 +12,14 @@ import (
 	"github.com/optix-bot/optix-bot/posture"
 )
 
-// TopRisks answers /optix top-risks [N] [provider=] [account=] [env=] [min=].
+// TopRisks answers /optix top-risks [N] [provider=] [account=] [env=] [min=],
+// and with Clusters set /optix clusters with the same arguments: the
+// biggest groups of related findings (one check repeated in an account and
+// environment, and toxic combinations on one resource), ranked by risk.
 type TopRisks struct {
-	Estate *Estate
-	Log    *slog.Logger
+	Estate   *Estate
+	Log      *slog.Logger
+	Clusters bool
 }
 
 // Run implements the verb.
@@ -28,21 +32,46 @@ func (h TopRisks) Run(ctx context.Context, req bot.Request) bot.Reply {
 	if err != nil {
 		return sourceFailure(h.Log, err)
 	}
-	top := cur.Top(la.N, la.Filter)
-	rep := bot.Reply{OK: true, Title: topTitle(len(top.Groups), la, cur.Pull)}
+	var top posture.Top
+	if h.Clusters {
+		top = cur.Clusters(la.N, la.Filter)
+	} else {
+		top = cur.Top(la.N, la.Filter)
+	}
+	rep := bot.Reply{OK: true, Title: topTitle(h.noun(), len(top.Groups), la, cur.Pull)}
 	if len(top.Groups) == 0 {
-		rep.Summary = emptySummary(top, la.Filter)
+		rep.Summary = h.emptySummary(la.Filter)
 	}
 	for i := range top.Groups {
 		rep.Items = append(rep.Items, groupItem(i+1, &top.Groups[i]))
 	}
 	rep.Footer = topFooter(top)
+	if h.Clusters {
+		rep.Footer += " Open one with /optix finding <C-id>."
+	}
 	return rep
 }
 
-func topTitle(n int, la listArgs, p *Pull) string {
+func (h TopRisks) noun() string {
+	if h.Clusters {
+		return "clusters"
+	}
+	return "risks"
+}
+
+func (h TopRisks) emptySummary(f posture.Filter) string {
+	switch {
+	case describeFilter(f) != "":
+		return "Nothing matches these filters."
+	case h.Clusters:
+		return "No clusters: no check repeats within an account and environment, and no resource holds a toxic combination."
+	}
+	return "No open findings: the source reported a clean estate."
+}
+
+func topTitle(noun string, n int, la listArgs, p *Pull) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Top %d risks", n)
+	fmt.Fprintf(&b, "Top %d %s", n, noun)
 	if f := describeFilter(la.Filter); f != "" {
 		b.WriteString(" (" + f + ")")
 	}
@@ -73,13 +102,6 @@ func describeFilter(f posture.Filter) string {
 		parts = append(parts, "min="+strings.ToLower(string(f.MinBand)))
 	}
 	return strings.Join(parts, " ")
-}
-
-func emptySummary(top posture.Top, f posture.Filter) string {
-	if describeFilter(f) != "" {
-		return "No open findings match these filters."
-	}
-	return "No open findings: the source reported a clean estate."
 }
 
 func topFooter(top posture.Top) string {

@@ -197,3 +197,23 @@ func TestEstateSharesOnePull(t *testing.T) {
 		t.Fatalf("calls = %d, err = %v; want one shared pull reused within the TTL", calls, err)
 	}
 }
+
+func TestClustersListsOnlyGroups(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	rep := h.ask(t, "alice", "/optix clusters 50")
+	if !rep.OK || len(rep.Items) == 0 {
+		t.Fatalf("clusters: %+v", rep)
+	}
+	for _, it := range rep.Items {
+		if it.Kind == string(posture.KindFinding) || it.Count < 2 || !strings.HasPrefix(it.ID, "C-") {
+			t.Errorf("clusters lists a single finding: %+v", it)
+		}
+	}
+	if rep := h.ask(t, "alice", "/optix clusters 0"); rep.OK {
+		t.Error("clusters 0 accepted")
+	}
+	g := h.ask(t, "alice", "/optix finding "+rep.Items[0].ID)
+	if !g.OK || len(g.Items) != rep.Items[0].Count && len(g.Items) != 15 {
+		t.Errorf("finding %s shows %d members, want %d", rep.Items[0].ID, len(g.Items), rep.Items[0].Count)
+	}
+}
