@@ -449,7 +449,7 @@ func TestKilledMidStream(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("audit verify after SIGKILL: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	st, err := store.Open(db, store.Options{})
+	st, err := store.Open(db, store.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -532,5 +532,38 @@ func TestAuditVerifyLogsToItsStderr(t *testing.T) {
 	}
 	if global.Len() > 0 {
 		t.Errorf("audit verify wrote to the default logger:\n%s", global.String())
+	}
+}
+
+// TestChatStopsOnSignal is a regression test: chat used to sit in a read
+// of stdin after SIGINT or SIGTERM, holding the database lock, until the
+// next line was typed.
+func TestChatStopsOnSignal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns an optix-bot process")
+	}
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			db := tempDB(t)
+			c := startChild(t, "chat", "--db", db, "--as", "carol")
+			c.waitLine(t, "optix-bot console as carol")
+			if err := c.cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			// stdin stays open: only the signal may end the chat.
+			waited := make(chan error, 1)
+			go func() { waited <- c.cmd.Wait() }()
+			select {
+			case err := <-waited:
+				if err != nil {
+					t.Fatalf("chat ended with %v; stderr:\n%s", err, c.stderr())
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatal("chat ignores the signal") // a guard, not a speed target
+			}
+			if r := runCLI(t, nil, "ask", "/optix top-risks 1", "--db", db); r.code != 0 {
+				t.Fatalf("database still held after chat stopped: %s", r.stderr)
+			}
+		})
 	}
 }

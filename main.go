@@ -203,7 +203,7 @@ func runChat(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if a.openPolicy {
 		fmt.Fprintln(stdout, openPolicyNote)
 	}
-	if err := console.Chat(ctx, a.router, bot.User{ID: c.As, Name: c.As}, stdin, stdout); err != nil && !errors.Is(err, context.Canceled) {
+	if err := console.Chat(ctx, a.router, bot.User{ID: c.As, Name: c.As}, cancelableReader(ctx, stdin), stdout); err != nil && !errors.Is(err, context.Canceled) {
 		fmt.Fprintln(stderr, "optix-bot:", err)
 		return exitInternal
 	}
@@ -259,6 +259,23 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	}
 	fmt.Fprintf(stdout, "audit chain intact: %d entries, head %s (%s)\n", res.Count, res.Head, mode)
 	return exitOK
+}
+
+// cancelableReader reads r until ctx is done, then fails with ctx's error.
+// console.Chat waits in a read of stdin between commands, and a read of a
+// terminal or pipe cannot be interrupted: without this, Ctrl-C or SIGTERM
+// (docker stop) left chat running, holding the database lock, until the
+// next line arrived. A command already running still finishes first,
+// because Chat only reads between commands.
+func cancelableReader(ctx context.Context, r io.Reader) io.Reader {
+	pr, pw := io.Pipe()
+	go func() {
+		// Blocks in r.Read until input or EOF; it ends with the process.
+		_, err := io.Copy(pw, r)
+		_ = pw.CloseWithError(err)
+	}()
+	context.AfterFunc(ctx, func() { _ = pw.CloseWithError(ctx.Err()) })
+	return pr
 }
 
 // trimPrefixFold is strings.TrimPrefix ignoring case.

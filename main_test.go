@@ -10,9 +10,11 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -39,7 +41,12 @@ func TestMain(m *testing.M) {
 		}
 		// The child sees only what the test put in its environment, not the
 		// developer's OPTIX_BOT_* or SLACK_* settings.
-		os.Exit(run(context.Background(), args, os.Stdin, os.Stdout, os.Stderr, os.Getenv))
+		// Signals as in main, so that tests can stop the child the way
+		// Ctrl-C or docker stop would.
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		code := run(ctx, args, os.Stdin, os.Stdout, os.Stderr, os.Getenv)
+		stop()
+		os.Exit(code)
 	}
 	os.Exit(m.Run())
 }
