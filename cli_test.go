@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -563,6 +564,41 @@ func TestChatStopsOnSignal(t *testing.T) {
 			}
 			if r := runCLI(t, nil, "ask", "/optix top-risks 1", "--db", db); r.code != 0 {
 				t.Fatalf("database still held after chat stopped: %s", r.stderr)
+			}
+		})
+	}
+}
+
+// TestAuditKey checks the keyed chain end to end: verify names HMAC mode
+// with the key (from the variable or a _FILE), and a missing or different
+// key is refused rather than reported intact.
+func TestAuditKey(t *testing.T) {
+	db := tempDB(t)
+	keyFile := filepath.Join(t.TempDir(), "audit.key")
+	if err := os.WriteFile(keyFile, []byte("k-one\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := runCLI(t, env{"OPTIX_BOT_AUDIT_KEY": "k-one"}, "ask", "/optix top-risks 1", "--db", db); r.code != 0 {
+		t.Fatalf("ask: %s", r.stderr)
+	}
+	tests := []struct {
+		name   string
+		env    env
+		code   int
+		stdout string
+		stderr string
+	}{
+		{"same key", env{"OPTIX_BOT_AUDIT_KEY": "k-one"}, 0, "(HMAC-SHA-256)", ""},
+		{"key from a file", env{"OPTIX_BOT_AUDIT_KEY_FILE": keyFile}, 0, "(HMAC-SHA-256)", ""},
+		{"no key", nil, 1, "", "audit key does not match"},
+		{"other key", env{"OPTIX_BOT_AUDIT_KEY": "k-two"}, 1, "", "audit key does not match"},
+		{"unreadable key file", env{"OPTIX_BOT_AUDIT_KEY_FILE": keyFile + ".missing"}, 1, "", "read OPTIX_BOT_AUDIT_KEY_FILE"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runCLI(t, tc.env, "audit", "verify", "--db", db)
+			if r.code != tc.code || !strings.Contains(r.stdout, tc.stdout) || !strings.Contains(r.stderr, tc.stderr) {
+				t.Fatalf("exit %d (want %d)\nstdout:\n%s\nstderr:\n%s", r.code, tc.code, r.stdout, r.stderr)
 			}
 		})
 	}

@@ -339,6 +339,33 @@ func TestServeSocket(t *testing.T) {
 		t.Errorf("first ranked block: %q", first)
 	}
 
+	// The approval round trip over the socket: a fix, then bob's click
+	// as an interactive envelope.
+	ru = s.emu.NewResponseURL()
+	id, err = s.emu.Push("slash_commands", slackemu.Command{Text: "fix " + seedFinding, UserID: aliceID, UserName: "alice",
+		ChannelID: testChannel, ResponseURL: ru}.Payload())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p = s.answer(t, ru)
+	requestID := blockButtons(t, p.Blocks)["approve"]
+	if requestID == "" {
+		t.Fatalf("fix over the socket has no Approve button: %s", p.Blocks)
+	}
+	ts := s.emu.SeedMessage(testChannel, p.Text, p.Blocks)
+	id, err = s.emu.Push("interactive", slackemu.Click{UserID: bobID, UserName: "bob", ChannelID: testChannel, MessageTS: ts,
+		ActionID: "approve", Value: requestID, ResponseURL: s.emu.NewResponseURL()}.Payload())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.emu.WaitAck(ctx, id); err != nil {
+		t.Fatalf("click envelope %s not acked: %v", id, err)
+	}
+	eventually(t, "the clicked message updated", func() bool { return message(t, s.emu, ts).Updates > 0 })
+	if b := blockButtons(t, message(t, s.emu, ts).Blocks); len(b) != 0 {
+		t.Errorf("approved message still has buttons: %v", b)
+	}
+
 	resp, err := http.Get(s.base + "/healthz")
 	if err != nil {
 		t.Fatal(err)
