@@ -18,6 +18,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/optix-bot/optix-bot/integrations/sophos/sophostest"
 	"github.com/optix-bot/optix-bot/store"
 )
 
@@ -61,6 +62,12 @@ func TestAsk(t *testing.T) {
 				if strings.Contains(got, "\n") || !strings.HasPrefix(got, "Error: ") || !strings.HasSuffix(got, ".") ||
 					strings.Count(got, ". ") > 0 {
 					t.Errorf("want one sentence, got %q", got)
+				}
+			}},
+		{name: "json error reply", args: []string{"ask", "/optix top-risks 0", "--db", "DB", "--format", "json"}, code: 2,
+			check: func(t *testing.T, r result) {
+				if a := decodeOne(t, r.stdout); a.OK || a.Error != "N must be a whole number from 1 to 50." {
+					t.Errorf("ok=%v error=%q", a.OK, a.Error)
 				}
 			}},
 		{name: "unknown verb answers with help", args: []string{"ask", "/optix frobnicate", "--db", "DB"}, code: 2,
@@ -599,6 +606,63 @@ func TestAuditKey(t *testing.T) {
 			r := runCLI(t, tc.env, "audit", "verify", "--db", db)
 			if r.code != tc.code || !strings.Contains(r.stdout, tc.stdout) || !strings.Contains(r.stderr, tc.stderr) {
 				t.Fatalf("exit %d (want %d)\nstdout:\n%s\nstderr:\n%s", r.code, tc.code, r.stdout, r.stderr)
+			}
+		})
+	}
+}
+
+// TestAskSophosSource points `--source sophos` at the Sophos emulator
+// through the environment, as a real tenant would be configured, and
+// checks that its failures come back as one sentence with exit status 2.
+func TestAskSophosSource(t *testing.T) {
+	ctxFile := filepath.Join(t.TempDir(), "context.yaml")
+	if err := os.WriteFile(ctxFile, sophostest.DemoContext(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		faults []sophostest.Fault
+		env    func(id, secret, key string) env
+		code   int
+		stdout string
+		stderr string
+	}{
+		{name: "demo tenant", code: 0, stdout: "acme-finance-customer-exports"},
+		{name: "wrong api key", env: func(id, secret, _ string) env {
+			return env{"SOPHOS_CLIENT_ID": id, "SOPHOS_CLIENT_SECRET": secret, "OPTIX_API_KEY": "wrong"}
+		}, code: 2, stdout: "Error: "},
+		{name: "malformed alerts page", faults: []sophostest.Fault{{Kind: sophostest.FaultMalformed, Path: "/api/v1/alerts"}}, code: 2, stdout: "Error: "},
+		{name: "no api key", env: func(id, secret, _ string) env {
+			return env{"SOPHOS_CLIENT_ID": id, "SOPHOS_CLIENT_SECRET": secret}
+		}, code: 2, stderr: "--source sophos needs OPTIX_API_KEY"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var opts []sophostest.Option
+			opts = append(opts, sophostest.Demo()...)
+			for _, f := range tc.faults {
+				opts = append(opts, sophostest.WithFault(f))
+			}
+			srv := sophostest.NewServer(opts...)
+			defer srv.Close()
+			id, secret, key := srv.Credentials()
+			e := env{"SOPHOS_CLIENT_ID": id, "SOPHOS_CLIENT_SECRET": secret, "OPTIX_API_KEY": key}
+			if tc.env != nil {
+				e = tc.env(id, secret, key)
+			}
+			e["SOPHOS_AUTH_URL"], e["SOPHOS_API_URL"], e["OPTIX_API_URL"] = srv.URL, srv.URL, srv.URL
+			r := runCLI(t, e, "ask", "/optix top-risks 3", "--source", "sophos", "--db", tempDB(t), "--context", ctxFile)
+			if r.code != tc.code || !strings.Contains(r.stdout, tc.stdout) || !strings.Contains(r.stderr, tc.stderr) {
+				t.Fatalf("exit %d (want %d)\nstdout:\n%s\nstderr:\n%s", r.code, tc.code, r.stdout, r.stderr)
+			}
+			if tc.code == 0 {
+				if first := lineWith(r.stdout, " 1. "); !strings.Contains(first, "acme-finance-customer-exports") {
+					t.Errorf("first entry: %q", first)
+				}
+			} else if tc.stdout != "" {
+				if got := strings.TrimSpace(r.stdout); strings.Contains(got, "\n") {
+					t.Errorf("want one line, got:\n%s", got)
+				}
 			}
 		})
 	}

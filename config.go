@@ -121,6 +121,10 @@ func loadEnv(c *config, getenv func(string) string) error {
 		}
 	}
 	switch {
+	case c.Source == "sophos" && c.Sophos.OptixAPIKey == "":
+		// A missing credential is the caller's to fix (exit 2), found
+		// before anything is opened, not an internal failure.
+		err = errors.Join(err, errors.New("--source sophos needs OPTIX_API_KEY (and SOPHOS_CLIENT_ID / SOPHOS_CLIENT_SECRET for Central); see README, Pointing at a real tenant"))
 	case c.Source == "demo", c.Source == "sophos", strings.HasPrefix(c.Source, "file:") && len(c.Source) > len("file:"):
 	default:
 		err = errors.Join(err, fmt.Errorf("--source must be demo, sophos or file:PATH, not %q", c.Source))
