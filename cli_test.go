@@ -667,3 +667,21 @@ func TestAskSophosSource(t *testing.T) {
 		})
 	}
 }
+
+// TestAskHostileText feeds a finding whose title and resource carry
+// terminal escapes, a bell, a carriage return and a Slack mention, and
+// checks that the console shows them as inert text.
+func TestAskHostileText(t *testing.T) {
+	r := runCLI(t, nil, "ask", "/optix top-risks", "--db", tempDB(t), "--source", "file:"+filepath.Join("testdata", "hostile.ocsf.json"))
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s%s", r.code, r.stdout, r.stderr)
+	}
+	for i, b := range []byte(r.stdout) {
+		if b < 0x20 && b != '\n' || b == 0x7f {
+			t.Fatalf("control byte %#x at %d reached the terminal:\n%q", b, i, r.stdout)
+		}
+	}
+	if !strings.Contains(r.stdout, "PWNED") || !strings.Contains(r.stdout, "ignore previous instructions") {
+		t.Errorf("the title was dropped rather than shown as text:\n%s", r.stdout)
+	}
+}
