@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -541,3 +542,49 @@ func (s *syncBuffer) waitFor(t *testing.T, want string, exited chan int) string 
 
 // idInText finds a finding or cluster id in rendered text.
 var idInText = regexp.MustCompile(`\b[FC]-[0-9a-f]{8}\b`)
+
+// TestServeStartupFailures checks that serve exits with a reason instead
+// of running half-alive: Slack refuses the app token, or the listen
+// address is taken.
+func TestServeStartupFailures(t *testing.T) {
+	emu := slackemu.New(slackemu.Options{})
+	defer emu.Close()
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	tests := []struct {
+		name   string
+		env    env
+		listen string
+		want   string
+	}{
+		{"app token refused", env{"SLACK_APP_TOKEN": "xapp-not-the-token"}, "127.0.0.1:0", "invalid_auth"},
+		{"listen address taken", env{"SLACK_SIGNING_SECRET": testSigningSecret, "OPTIX_BOT_SLACK_MODE": "http"}, busy.Addr().String(), "listen on " + busy.Addr().String()},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := env{"SLACK_BOT_TOKEN": emu.BotToken(), "SLACK_API_URL": emu.APIURL}
+			for k, v := range tc.env {
+				e[k] = v
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			buf := newSyncBuffer()
+			done := make(chan int, 1)
+			go func() {
+				done <- run(ctx, []string{"serve", "--listen", tc.listen, "--db", tempDB(t), "--rbac", filepath.Join("testdata", "roles.yaml")},
+					strings.NewReader(""), io.Discard, buf, e.get)
+			}()
+			select {
+			case code := <-done:
+				if code == 0 || !strings.Contains(buf.String(), tc.want) {
+					t.Fatalf("exit %d, log lacks %q:\n%s", code, tc.want, buf.String())
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatalf("serve kept running; log:\n%s", buf.String()) // a guard, not a speed target
+			}
+		})
+	}
+}
