@@ -156,7 +156,7 @@ func sectionBlocks(s bot.Section) []slack.Block {
 	for start := 0; start < len(s.Fields); start += maxFields {
 		var fields []*slack.TextBlockObject
 		for _, f := range s.Fields[start:min(start+maxFields, len(s.Fields))] {
-			fields = append(fields, mrkdwn("*"+clip(f.Label, 100, oneLine(freePiece))+"*\n"+clip(f.Value, maxFieldText-110, freePiece)))
+			fields = append(fields, mrkdwn("*"+clip(f.Label, 100, oneLine(freePiece))+"*\n"+fieldValue(f.Value)))
 		}
 		out = append(out, slack.NewSectionBlock(nil, fields, nil))
 	}
@@ -293,4 +293,15 @@ func appendNonEmpty(dst []string, ss ...string) []string {
 
 func joinNonEmpty(sep string, ss ...string) string {
 	return strings.Join(appendNonEmpty(nil, ss...), sep)
+}
+
+// fieldValue renders a field's value. A one-line value (a check id, an ARN,
+// a hash, an owner) goes in a code span, where mrkdwn applies no emphasis,
+// so it is shown and copied exactly: s3_bucket_public_access must not come
+// out as a look-alike. Longer text is written as running mrkdwn.
+func fieldValue(v string) string {
+	if v != "" && !strings.ContainsAny(v, "\n\r") {
+		return "`" + clip(v, maxFieldText-112, codePiece) + "`"
+	}
+	return clip(v, maxFieldText-110, freePiece)
 }

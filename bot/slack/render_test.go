@@ -72,9 +72,14 @@ func TestRenderGolden(t *testing.T) {
 					t.Errorf("rendered text still holds %q", bad)
 				}
 			}
-			// Emphasis only matters where Slack reads mrkdwn.
+			// Emphasis only matters where Slack reads mrkdwn, outside code
+			// spans (where it is shown literally, so ids copy exactly).
+			if strings.Count(md, "`")%2 != 0 {
+				t.Errorf("unbalanced code span in %q", md)
+			}
+			prose := outsideCode(md)
 			for _, bad := range []string{"*bold*", "_it_", "~s~", "`x`", "`<"} {
-				if strings.Contains(md, bad) {
+				if strings.Contains(prose, bad) {
 					t.Errorf("mrkdwn text still holds %q", bad)
 				}
 			}
@@ -246,4 +251,38 @@ func texts(t *testing.T, r Rendered) (all, md string) {
 	}
 	walk(v)
 	return a.String(), m.String()
+}
+
+// outsideCode drops the `code spans` of mrkdwn text, keeping the rest.
+func outsideCode(md string) string {
+	var b strings.Builder
+	in := false
+	for _, r := range md {
+		if r == '`' {
+			in = !in
+			continue
+		}
+		if !in {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// Regression: field values were written with look-alike characters, so a
+// check id copied out of Slack no longer matched anything.
+func TestFieldValuesCopyExactly(t *testing.T) {
+	r := Render(bot.Reply{OK: true, Sections: []bot.Section{{Heading: "Finding", Fields: []bot.Field{
+		{Label: "Check", Value: "s3_bucket_public_access (AR-251)"},
+		{Label: "Policy", Value: "arn:aws:iam::111122223333:policy/*_admin"},
+	}}}})
+	js, err := json.Marshal(r.Messages)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"`s3_bucket_public_access (AR-251)`", "`arn:aws:iam::111122223333:policy/*_admin`"} {
+		if !strings.Contains(string(js), want) {
+			t.Errorf("rendered fields lack %s: %s", want, js)
+		}
+	}
 }
