@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"strings"
 	"time"
@@ -48,7 +50,15 @@ func newSource(_ context.Context, c config, log *slog.Logger) (*source, error) {
 			start := time.Now().UTC()
 			res, err := importer.ParseFile(path, posture.DefaultCatalogue())
 			if err != nil {
-				return nil, &handlers.SourceError{User: "the file " + path + " could not be imported: " + err.Error(), Err: err}
+				// The importer's errors start with "import PATH: "; say it once.
+				msg := err.Error()
+				var pe *fs.PathError
+				if errors.As(err, &pe) {
+					msg = pe.Err.Error()
+				} else {
+					msg = strings.TrimPrefix(msg, "import "+path+": ")
+				}
+				return nil, &handlers.SourceError{User: "the file " + path + " could not be imported: " + msg, Err: err}
 			}
 			return &handlers.Pull{Source: "file:" + path, Tenant: res.Format, Started: start, Finished: time.Now().UTC(), Findings: res.Findings}, nil
 		}), close: func() {}}, nil

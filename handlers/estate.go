@@ -167,7 +167,7 @@ type SourceError struct {
 	Err  error
 }
 
-func (e *SourceError) Error() string { return e.User + ": " + e.Err.Error() }
+func (e *SourceError) Error() string { return e.Err.Error() }
 
 // Unwrap exposes the cause to errors.Is and errors.As.
 func (e *SourceError) Unwrap() error { return e.Err }

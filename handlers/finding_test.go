@@ -16,7 +16,7 @@ func TestFindingView(t *testing.T) {
 	}
 	headings := map[string]bool{}
 	for _, s := range rep.Sections {
-		headings[strings.Fields(s.Heading+" x")[0]] = true
+		headings[strings.Fields(s.Heading + " x")[0]] = true
 	}
 	for _, want := range []string{"Finding", "Risk", "Context", "Related", "Group", "How"} {
 		if !headings[want] {

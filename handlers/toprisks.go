@@ -71,7 +71,11 @@ func (h TopRisks) emptySummary(f posture.Filter) string {
 
 func topTitle(noun string, n int, la listArgs, p *Pull) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Top %d %s", n, noun)
+	if n == 0 {
+		fmt.Fprintf(&b, "No %s to show", noun)
+	} else {
+		fmt.Fprintf(&b, "Top %d %s", n, noun)
+	}
 	if f := describeFilter(la.Filter); f != "" {
 		b.WriteString(" (" + f + ")")
 	}
@@ -105,7 +109,7 @@ func describeFilter(f posture.Filter) string {
 }
 
 func topFooter(top posture.Top) string {
-	s := fmt.Sprintf("Considered %d open findings in %d groups.", top.Findings, top.GroupsConsidered)
+	s := fmt.Sprintf("Considered %s in %s.", plural(top.Findings, "open finding"), plural(top.GroupsConsidered, "group"))
 	if top.Deprioritized > 0 {
 		reasons := make([]string, 0, len(top.DeprioritizedBy))
 		for _, k := range []string{"sandbox", "dev", "low"} {
@@ -173,4 +177,12 @@ func sourceFailure(log *slog.Logger, err error) bot.Reply {
 		msg = string(r[:400]) + "…"
 	}
 	return bot.Fail("Could not pull findings: " + strings.TrimSuffix(msg, ".") + ".")
+}
+
+// plural writes "1 group" or "3 groups".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
