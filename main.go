@@ -131,15 +131,9 @@ func runAsk(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 		fmt.Fprintln(stderr, "optix-bot ask: --format must be text or json")
 		return exitReply
 	}
-	if err := loadEnv(&c, getenv); err != nil {
-		fmt.Fprintln(stderr, "optix-bot ask:", err)
-		return exitReply
-	}
-	log := newLogger(stderr, getenv, slog.LevelWarn, false)
-	a, err := newApp(ctx, c, log, false)
-	if err != nil {
-		fmt.Fprintln(stderr, "optix-bot:", err)
-		return exitInternal
+	a, code := consoleApp(ctx, "ask", &c, stderr, getenv)
+	if a == nil {
+		return code
 	}
 	defer a.Close()
 	rep := a.router.Handle(ctx, bot.Request{
@@ -173,6 +167,22 @@ func printReply(w io.Writer, rep bot.Reply, format string) error {
 	return err
 }
 
+// consoleApp finishes the configuration of ask and chat and wires the app;
+// on failure it has told the user why and returns the exit status.
+func consoleApp(ctx context.Context, name string, c *config, stderr io.Writer, getenv func(string) string) (*app, int) {
+	if err := loadEnv(c, getenv); err != nil {
+		fmt.Fprintf(stderr, "optix-bot %s: %v\n", name, err)
+		return nil, exitReply
+	}
+	log := newLogger(stderr, getenv, slog.LevelWarn, false)
+	a, err := newApp(ctx, *c, log, false)
+	if err != nil {
+		fmt.Fprintln(stderr, "optix-bot:", err)
+		return nil, exitInternal
+	}
+	return a, exitOK
+}
+
 func defaultUser(getenv func(string) string) string {
 	if u := getenv("USER"); u != "" {
 		return u
@@ -189,15 +199,9 @@ func runChat(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if _, err := parseInterleaved(fs, args); err != nil {
 		return exitReply
 	}
-	if err := loadEnv(&c, getenv); err != nil {
-		fmt.Fprintln(stderr, "optix-bot chat:", err)
-		return exitReply
-	}
-	log := newLogger(stderr, getenv, slog.LevelWarn, false)
-	a, err := newApp(ctx, c, log, false)
-	if err != nil {
-		fmt.Fprintln(stderr, "optix-bot:", err)
-		return exitInternal
+	a, code := consoleApp(ctx, "chat", &c, stderr, getenv)
+	if a == nil {
+		return code
 	}
 	defer a.Close()
 	if a.openPolicy {
