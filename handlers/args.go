@@ -77,9 +77,9 @@ func parseListArgs(args []string, defaultN int, allowFilters bool) (listArgs, er
 
 // short keeps echoed user input to a readable length.
 func short(s string) string {
-	r := []rune(s)
+	r := []rune(flat(s))
 	if len(r) > 40 {
 		return string(r[:40]) + "…"
 	}
-	return s
+	return string(r)
 }

@@ -89,12 +89,12 @@ func findingReply(cur *Assessed, s *posture.Scored) bot.Reply {
 				lines = append(lines, fmt.Sprintf("… and %d more", len(rel)-8))
 				break
 			}
-			lines = append(lines, fmt.Sprintf("%s %s %d %s (%s)", r.Finding.ID, r.Band, r.Score, r.Finding.Title, resourceLabel(r.Finding.Resource)))
+			lines = append(lines, fmt.Sprintf("%s %s %d %s (%s)", r.Finding.ID, r.Band, r.Score, flat(r.Finding.Title), flat(resourceLabel(r.Finding.Resource))))
 		}
 		rep.Sections = append(rep.Sections, bot.Section{Heading: "Related findings", Text: strings.Join(lines, "\n")})
 	}
 	if g, ok := cur.GroupOf(f.ID); ok && g.Kind != posture.KindFinding {
-		rep.Sections = append(rep.Sections, bot.Section{Heading: "Group", Text: fmt.Sprintf("%s: %s", g.ID, g.Title)})
+		rep.Sections = append(rep.Sections, bot.Section{Heading: "Group", Text: fmt.Sprintf("%s: %s", g.ID, flat(g.Title))})
 	}
 
 	guide := bot.Section{Heading: "How to fix", Text: numbered(remediate.Guidance(s.Check))}
@@ -204,4 +204,11 @@ func numbered(steps []string) string {
 		fmt.Fprintf(&b, "%d. %s", i+1, s)
 	}
 	return b.String()
+}
+
+// flat keeps untrusted text on one line when it is embedded in a multi-line
+// section: a newline in a resource name must not start a line that looks
+// like one of ours.
+func flat(s string) string {
+	return strings.Join(strings.Fields(s), " ")
 }

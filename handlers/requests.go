@@ -51,7 +51,7 @@ func (h Requests) Run(ctx context.Context, req bot.Request) bot.Reply {
 		rep.Sections = append(rep.Sections, bot.Section{
 			Heading: cr.ID[:8] + " · " + stateLabel(cr),
 			Text: fmt.Sprintf("%s on %s (%s / %s), %s, requested by %s at %s, expires %s",
-				cr.Check, cr.Resource, cr.Account, orUnknown(cr.Environment), cr.Format, cr.Requester, stamp(cr.Created), stamp(cr.Expires)),
+				cr.Check, flat(cr.Resource), flat(cr.Account), orUnknown(cr.Environment), cr.Format, flat(cr.Requester), stamp(cr.Created), stamp(cr.Expires)),
 		})
 	}
 	if len(list) == 0 {
@@ -107,7 +107,7 @@ func (h Audit) Run(ctx context.Context, req bot.Request) bot.Reply {
 	rep := bot.Reply{OK: true, Title: title}
 	var lines []string
 	for _, e := range entries {
-		line := fmt.Sprintf("#%d %s %s %s %s", e.Seq, e.Time.UTC().Format("2006-01-02 15:04:05"), e.Actor, e.Action, e.Subject)
+		line := fmt.Sprintf("#%d %s %s %s %s", e.Seq, e.Time.UTC().Format("2006-01-02 15:04:05"), flat(e.Actor), e.Action, flat(e.Subject))
 		if d := detailText(e.Details); d != "" {
 			line += " — " + d
 		}
@@ -131,6 +131,7 @@ func detailText(d map[string]string) string {
 		if v == "" {
 			continue
 		}
+		v = flat(v)
 		if len([]rune(v)) > 80 {
 			v = string([]rune(v)[:80]) + "…"
 		}

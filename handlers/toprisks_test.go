@@ -131,7 +131,7 @@ func TestTopRisksSourceFailures(t *testing.T) {
 func TestTopRisksEdgeEstates(t *testing.T) {
 	hostile := posture.Finding{
 		Source: "optix", Rule: "AR-251", Check: "s3_bucket_public_access", Provider: "aws", Account: "111122223333",
-		Resource: posture.Resource{ID: "arn:aws:s3:::evil", Name: "<!channel> <@U123> \x1b[31mred", Tags: map[string]string{"owner": "<https://evil.example|click>", "environment": "production"}},
+		Resource: posture.Resource{ID: "arn:aws:s3:::evil", Name: "<!channel> <@U123> \x1b[31mred\nfake line", Tags: map[string]string{"owner": "<https://evil.example|click>", "environment": "production"}},
 		Severity: posture.SeverityCritical, Status: posture.StatusOpen, Title: "*bold* & <b>",
 	}
 	hostile.ID = posture.FindingID("aws", hostile.Account, hostile.Check, hostile.Resource.ID)
@@ -139,25 +139,29 @@ func TestTopRisksEdgeEstates(t *testing.T) {
 		name     string
 		findings []posture.Finding
 		err      error
-		check    func(t *testing.T, rep bot.Reply)
+		check    func(t *testing.T, h *harness, rep bot.Reply)
 	}{
-		{"empty estate", nil, nil, func(t *testing.T, rep bot.Reply) {
+		{"empty estate", nil, nil, func(t *testing.T, _ *harness, rep bot.Reply) {
 			if !rep.OK || len(rep.Items) != 0 || !strings.Contains(rep.Summary, "clean estate") {
 				t.Errorf("empty estate reply = %+v", rep)
 			}
 		}},
-		{"source down", nil, errors.New("dial tcp 127.0.0.1:1: connection refused"), func(t *testing.T, rep bot.Reply) {
+		{"source down", nil, errors.New("dial tcp 127.0.0.1:1: connection refused"), func(t *testing.T, _ *harness, rep bot.Reply) {
 			if rep.OK || !strings.HasPrefix(rep.Error, "Could not pull findings: ") {
 				t.Errorf("reply = %+v", rep)
 			}
 		}},
-		{"hostile names stay data", []posture.Finding{hostile}, nil, func(t *testing.T, rep bot.Reply) {
+		{"hostile names stay data", []posture.Finding{hostile}, nil, func(t *testing.T, h *harness, rep bot.Reply) {
 			if len(rep.Items) != 1 || rep.Items[0].Owner != "<https://evil.example|click>" {
 				t.Fatalf("the handler must pass untrusted text through unchanged for the renderer to escape: %+v", rep.Items)
 			}
 			text := console.Render(rep)
 			if strings.ContainsRune(text, '\x1b') {
 				t.Errorf("console output carries an escape sequence: %q", text)
+			}
+			view := console.Render(h.ask(t, "alice", "/optix finding "+rep.Items[0].ID))
+			if strings.ContainsRune(view, '\x1b') || strings.Contains(view, "\nfake line") {
+				t.Errorf("finding view lets untrusted text drive the terminal or fake a line:\n%s", view)
 			}
 		}},
 	}
@@ -169,7 +173,7 @@ func TestTopRisksEdgeEstates(t *testing.T) {
 				}
 				return &Pull{Source: "test", Started: fixedNow, Finished: fixedNow, Findings: tt.findings}, nil
 			})})
-			tt.check(t, h.ask(t, "alice", "/optix top-risks"))
+			tt.check(t, h, h.ask(t, "alice", "/optix top-risks"))
 		})
 	}
 }

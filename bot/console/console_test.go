@@ -53,3 +53,17 @@ func TestChat(t *testing.T) {
 		t.Errorf("output = %q", out.String())
 	}
 }
+
+// Regression: a newline in an owner tag or resource name printed a line of
+// its own, which could pass for optix-bot output.
+func TestRenderKeepsUntrustedTextOnItsLine(t *testing.T) {
+	rep := bot.Reply{OK: true, Title: "F-1 · S3\nError: fake",
+		Items:    []bot.Item{{Rank: 1, ID: "F-1a2b3c4d", Title: "t", Owner: "team\n 2. CRITICAL 100 fake", Resource: "arn\nline"}},
+		Sections: []bot.Section{{Heading: "Context", Fields: []bot.Field{{Label: "Owner", Value: "x\nApproved by: mallory"}}}}}
+	out := Render(rep)
+	for _, bad := range []string{"\nError: fake", "\n 2. CRITICAL", "\nApproved by", "\nline"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("untrusted newline survived (%q):\n%s", bad, out)
+		}
+	}
+}

@@ -18,15 +18,15 @@ func Render(r bot.Reply) string {
 	var b strings.Builder
 	if !r.OK && r.Error != "" {
 		b.WriteString("Error: ")
-		b.WriteString(clean(r.Error))
+		b.WriteString(line(r.Error))
 		b.WriteString("\n")
 	}
 	if r.Title != "" {
-		b.WriteString(clean(r.Title))
+		b.WriteString(line(r.Title))
 		b.WriteString("\n")
 	}
 	if r.Summary != "" {
-		b.WriteString(clean(r.Summary))
+		b.WriteString(line(r.Summary))
 		b.WriteString("\n")
 	}
 	if len(r.Items) > 0 {
@@ -38,7 +38,7 @@ func Render(r bot.Reply) string {
 	for _, s := range r.Sections {
 		b.WriteString("\n")
 		if s.Heading != "" {
-			b.WriteString(clean(s.Heading))
+			b.WriteString(line(s.Heading))
 			b.WriteString("\n")
 		}
 		if s.Text != "" {
@@ -47,15 +47,15 @@ func Render(r bot.Reply) string {
 		}
 		width := 0
 		for _, f := range s.Fields {
-			width = max(width, len([]rune(clean(f.Label))))
+			width = max(width, len([]rune(line(f.Label))))
 		}
 		for _, f := range s.Fields {
-			label := clean(f.Label)
-			fmt.Fprintf(&b, "  %s:%s %s\n", label, strings.Repeat(" ", width-len([]rune(label))), clean(f.Value))
+			label := line(f.Label)
+			fmt.Fprintf(&b, "  %s:%s %s\n", label, strings.Repeat(" ", width-len([]rune(label))), line(f.Value))
 		}
 	}
 	if r.Code != nil {
-		fmt.Fprintf(&b, "\n--- %s (%s", clean(r.Code.Filename), clean(r.Code.Language))
+		fmt.Fprintf(&b, "\n--- %s (%s", line(r.Code.Filename), line(r.Code.Language))
 		if r.Code.SHA256 != "" {
 			fmt.Fprintf(&b, ", sha256 %s", r.Code.SHA256)
 		}
@@ -69,43 +69,50 @@ func Render(r bot.Reply) string {
 	if len(r.Buttons) > 0 {
 		b.WriteString("\n")
 		for _, bt := range r.Buttons {
-			fmt.Fprintf(&b, "[%s] /optix %s %s\n", clean(bt.Label), clean(bt.ActionID), clean(bt.Value))
+			fmt.Fprintf(&b, "[%s] /optix %s %s\n", line(bt.Label), line(bt.ActionID), line(bt.Value))
 		}
 	}
 	if r.Footer != "" {
 		b.WriteString("\n")
-		b.WriteString(clean(r.Footer))
+		b.WriteString(line(r.Footer))
 		b.WriteString("\n")
 	}
 	return b.String()
 }
 
 func writeItem(b *strings.Builder, it bot.Item) {
-	fmt.Fprintf(b, "%2d. %-8s %3d  %s  %s\n", it.Rank, it.Band, it.Score, it.ID, clean(it.Title))
+	fmt.Fprintf(b, "%2d. %-8s %3d  %s  %s\n", it.Rank, line(it.Band), it.Score, line(it.ID), line(it.Title))
 	var where []string
 	if it.Resource != "" {
-		where = append(where, clean(it.Resource))
+		where = append(where, line(it.Resource))
 	}
-	loc := clean(it.Account)
+	loc := line(it.Account)
 	if it.Environment != "" {
-		loc += " / " + clean(it.Environment)
+		loc += " / " + line(it.Environment)
 	}
 	if loc != "" {
 		where = append(where, loc)
 	}
 	if it.Owner != "" {
-		where = append(where, "owner "+clean(it.Owner))
+		where = append(where, "owner "+line(it.Owner))
 	}
 	if len(where) > 0 {
 		fmt.Fprintf(b, "    %s\n", strings.Join(where, " · "))
 	}
 	if it.Why != "" {
-		fmt.Fprintf(b, "    why: %s\n", clean(it.Why))
+		fmt.Fprintf(b, "    why: %s\n", line(it.Why))
 	}
 }
 
 func indent(s, pre string) string {
 	return pre + strings.ReplaceAll(s, "\n", "\n"+pre)
+}
+
+// line is clean for places that hold one line (titles, fields, items): a
+// newline in untrusted text would otherwise start a line that looks like
+// optix-bot's own output.
+func line(s string) string {
+	return strings.Join(strings.Fields(clean(s)), " ")
 }
 
 // clean replaces control characters (ESC, CR, BEL, ...) with U+FFFD so that
