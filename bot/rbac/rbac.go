@@ -58,10 +58,16 @@ type approvalRule struct {
 // grant or withhold approval rights.
 func Parse(b []byte) (*Policy, error) {
 	var f File
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil, errors.New("roles file is empty: it needs at least one grant")
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil {
-		return nil, fmt.Errorf("roles file: %w", err)
+		return nil, fmt.Errorf("roles file: %s", yamlMessage(err))
+	}
+	if len(f.Grants) == 0 {
+		return nil, errors.New("roles file has no grants: nobody could do anything")
 	}
 	p := &Policy{}
 	for i, g := range f.Grants {
@@ -78,6 +84,11 @@ func Parse(b []byte) (*Policy, error) {
 				return nil, fmt.Errorf("roles file: grant %d: bad glob %q", i+1, pat)
 			}
 		}
+		for _, env := range g.Environments {
+			if !matchesAnEnvironment(env) {
+				return nil, fmt.Errorf("roles file: grant %d: environment %q matches none of %s", i+1, env, strings.Join(environments, ", "))
+			}
+		}
 		p.grants = append(p.grants, g)
 	}
 	for env, n := range f.Approvals {
@@ -86,6 +97,11 @@ func Parse(b []byte) (*Policy, error) {
 		}
 		if _, err := path.Match(env, ""); err != nil {
 			return nil, fmt.Errorf("roles file: bad environment glob %q", env)
+		}
+		// A misspelt "prodution: 2" would otherwise leave production at
+		// one approval without a word.
+		if !matchesAnEnvironment(env) {
+			return nil, fmt.Errorf("roles file: approvals for %q: that matches none of %s", env, strings.Join(environments, ", "))
 		}
 		p.approvals = append(p.approvals, approvalRule{env: env, n: n})
 	}
@@ -109,6 +125,30 @@ func Open() *Policy { return &Policy{open: true} }
 
 // IsOpen reports whether this is the everyone-may-try policy.
 func (p *Policy) IsOpen() bool { return p.open }
+
+// environments are the names attribution gives (posture.Environment), plus
+// "" for findings whose environment is unknown, which only "*" matches.
+var environments = []string{"production", "staging", "dev", "sandbox"}
+
+func matchesAnEnvironment(glob string) bool {
+	for _, e := range environments {
+		if ok, _ := path.Match(glob, e); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// yamlMessage turns the YAML decoder's errors into the user's terms: the
+// Go type names it mentions mean nothing to someone editing the file.
+func yamlMessage(err error) string {
+	msg := err.Error()
+	msg = strings.TrimPrefix(msg, "yaml: ")
+	msg = strings.ReplaceAll(msg, " in type rbac.File", "")
+	msg = strings.ReplaceAll(msg, " in type rbac.Grant", " (a grant has role, members, accounts, environments)")
+	msg = strings.ReplaceAll(msg, "unmarshal errors:\n  ", "")
+	return msg
+}
 
 func hasGlob(s string) bool { return strings.ContainsAny(s, "*?[") }
 

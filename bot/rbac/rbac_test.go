@@ -100,9 +100,13 @@ func TestParseErrors(t *testing.T) {
 	tests := []struct{ name, in, want string }{
 		{"unknown role", "grants:\n  - role: god\n    members: [U1]\n", `unknown role "god"`},
 		{"no members", "grants:\n  - role: viewer\n", "has no members"},
-		{"unknown field", "grants:\n  - role: viewer\n    member: [U1]\n", "field member not found"},
+		{"unknown field", "grants:\n  - role: viewer\n    member: [U1]\n", "line 3: field member not found (a grant has role, members, accounts, environments)"},
 		{"bad glob", "grants:\n  - role: approver\n    members: [U1]\n    accounts: ['[']\n", "bad glob"},
-		{"bad count", "approvals:\n  production: 0\n", "must be 1 to 10"},
+		{"bad count", "grants:\n  - role: viewer\n    members: ['*']\napprovals:\n  production: 0\n", "must be 1 to 10"},
+		{"misspelt approvals environment", "grants:\n  - role: viewer\n    members: ['*']\napprovals:\n  prodution: 2\n", `approvals for "prodution": that matches none of production, staging, dev, sandbox`},
+		{"misspelt grant environment", "grants:\n  - role: approver\n    members: [U1]\n    environments: [prod]\n", `environment "prod" matches none of`},
+		{"empty file", "\n", "roles file is empty"},
+		{"no grants", "approvals:\n  production: 2\n", "has no grants"},
 		{"not yaml", "grants: [", "roles file"},
 	}
 	for _, tt := range tests {
