@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -17,6 +18,7 @@ type config struct {
 	Context    string
 	RBAC       string
 	As         string
+	asSet      bool // ask and chat act as a user; serve takes users from Slack
 	Format     string
 	SlackMode  string
 	Listen     string
@@ -105,6 +107,15 @@ func loadEnv(c *config, getenv func(string) string) error {
 			err = errors.Join(err, fmt.Errorf("OPTIX_BOT_REQUEST_TTL must be a duration of a minute or more, like 72h"))
 		}
 		c.RequestTTL = d
+	}
+	if v := getenv("OPTIX_BOT_LOG_LEVEL"); v != "" {
+		var l slog.Level
+		if l.UnmarshalText([]byte(v)) != nil {
+			err = errors.Join(err, fmt.Errorf("OPTIX_BOT_LOG_LEVEL must be debug, info, warn or error, not %q", v))
+		}
+	}
+	if c.asSet && strings.TrimSpace(c.As) == "" {
+		err = errors.Join(err, errors.New("--as needs a user name: every command and decision is recorded under it"))
 	}
 	c.PullTTL = 5 * time.Minute
 	if v := getenv("OPTIX_BOT_PULL_TTL"); v != "" {

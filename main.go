@@ -116,7 +116,8 @@ func runAsk(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 	fs := flag.NewFlagSet("ask", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	commonFlags(fs, &c, getenv)
-	fs.StringVar(&c.As, "as", envOr(getenv, "OPTIX_BOT_USER", defaultUser(getenv)), "who is asking (env OPTIX_BOT_USER)")
+	fs.StringVar(&c.As, "as", envOr(getenv, "OPTIX_BOT_USER", defaultUser(getenv)), "who is asking (env OPTIX_BOT_USER; default $USER, else console)")
+	c.asSet = true
 	fs.StringVar(&c.Format, "format", envOr(getenv, "OPTIX_BOT_FORMAT", "text"), "text or json (env OPTIX_BOT_FORMAT)")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -194,7 +195,8 @@ func runChat(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	fs := flag.NewFlagSet("chat", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	commonFlags(fs, &c, getenv)
-	fs.StringVar(&c.As, "as", envOr(getenv, "OPTIX_BOT_USER", defaultUser(getenv)), "who is typing (env OPTIX_BOT_USER)")
+	fs.StringVar(&c.As, "as", envOr(getenv, "OPTIX_BOT_USER", defaultUser(getenv)), "who is typing (env OPTIX_BOT_USER; default $USER, else console)")
+	c.asSet = true
 	if _, err := parseInterleaved(fs, args); err != nil {
 		return exitReply
 	}
