@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -455,5 +456,25 @@ func TestTokenRenewedBeforeExpiry(t *testing.T) {
 				t.Errorf("%d token requests, want %d", got, tt.wantTokens)
 			}
 		})
+	}
+}
+
+// Regression: a network failure read "The Sophos pull failed; the bot log
+// has the details." with no cause at all.
+func TestUserMessageNetworkFailure(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens here now
+	c, err := sophos.New(sophos.Config{OptixURL: "http://" + addr, OptixAPIKey: "k", MaxRetries: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Pull(context.Background())
+	got := sophos.UserMessage(err)
+	if want := "Sophos could not be reached at " + addr + " ("; !strings.HasPrefix(got, want) || !strings.HasSuffix(got, ").") {
+		t.Errorf("UserMessage = %q, want it to start %q", got, want)
 	}
 }

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"unicode"
 )
@@ -159,6 +161,26 @@ func UserMessage(err error) string {
 		return "Sophos sent a reply that could not be read, so the pull was stopped as incomplete."
 	case errors.Is(err, ErrReplyTooLarge):
 		return "Sophos sent a reply larger than allowed, so the pull was stopped as incomplete."
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		// A network failure: say where and what, without the request's
+		// query string (it may carry paging keys).
+		host := ue.URL
+		if u, perr := url.Parse(ue.URL); perr == nil {
+			host = u.Host
+		}
+		var dns *net.DNSError
+		var op *net.OpError
+		switch {
+		case errors.As(err, &dns):
+			return fmt.Sprintf("Sophos could not be reached: the name %s does not resolve.", cleanText(dns.Name, 100))
+		case errors.As(err, &op) && op.Op == "dial":
+			return fmt.Sprintf("Sophos could not be reached at %s (%s).", cleanText(host, 100), cleanText(op.Err.Error(), 100))
+		case ue.Timeout():
+			return fmt.Sprintf("Sophos at %s did not answer in time, so the pull was stopped.", cleanText(host, 100))
+		}
+		return fmt.Sprintf("Sophos could not be reached at %s.", cleanText(host, 100))
 	}
 	return "The Sophos pull failed; the bot log has the details."
 }
