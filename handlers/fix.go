@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -70,7 +71,15 @@ func (h Fix) Run(ctx context.Context, req bot.Request) bot.Reply {
 	}
 	res, err := remediate.Generate(remediate.Input{Finding: f, Check: s.Check, Attr: s.Attr}, format)
 	if err != nil {
-		return bot.Fail(upper(strings.TrimSuffix(err.Error(), ".")) + ".")
+		if errors.Is(err, remediate.ErrUnsupportedFormat) {
+			var offered []string
+			for _, f := range remediate.FormatsFor(s.Check.ID) {
+				offered = append(offered, string(f))
+			}
+			return bot.Fail(fmt.Sprintf("%s has no %s template; try %s.", s.Check.ID, format, orList(offered)))
+		}
+		h.log().Error("generate remediation", "err", err, "finding", f.ID)
+		return bot.Fail("The script could not be drafted; the error is logged.")
 	}
 	if res.Script == nil {
 		return h.manual(ctx, req, s, res)
@@ -253,4 +262,12 @@ func upper(s string) string {
 		return s
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// orList writes "a", "a or b", "a, b or c".
+func orList(xs []string) string {
+	if len(xs) < 2 {
+		return strings.Join(xs, "")
+	}
+	return strings.Join(xs[:len(xs)-1], ", ") + " or " + xs[len(xs)-1]
 }

@@ -11,6 +11,8 @@ import (
 	"github.com/optix-bot/optix-bot/store"
 )
 
+const requestsUsage = "Use /optix requests (pending ones), /optix requests mine or /optix requests all."
+
 // Requests answers /optix requests [pending|mine|all].
 type Requests struct {
 	Requests requestStore
@@ -22,7 +24,7 @@ func (h Requests) Run(ctx context.Context, req bot.Request) bot.Reply {
 	var f store.RequestFilter
 	which := "pending"
 	if len(req.Args) > 1 {
-		return bot.Fail("Use /optix requests, /optix requests mine or /optix requests all.")
+		return bot.Fail(requestsUsage)
 	}
 	if len(req.Args) == 1 {
 		which = strings.ToLower(req.Args[0])
@@ -34,14 +36,19 @@ func (h Requests) Run(ctx context.Context, req bot.Request) bot.Reply {
 		f.Requester = req.User.ID
 	case "all":
 	default:
-		return bot.Fail("Use /optix requests, /optix requests mine or /optix requests all.")
+		return bot.Fail(requestsUsage)
 	}
 	list, err := h.Requests.Requests(ctx, f)
 	if err != nil {
 		slogOr(h.Log).Error("list change requests", "err", err)
 		return bot.Fail("The change requests could not be read; the error is logged.")
 	}
-	rep := bot.Reply{OK: true, Title: fmt.Sprintf("%d %s change request(s)", len(list), which)}
+	titles := map[string]string{"pending": "pending change request", "mine": "change request filed by you", "all": "change request"}
+	noun := titles[which]
+	if len(list) != 1 {
+		noun = strings.Replace(noun, "request", "requests", 1)
+	}
+	rep := bot.Reply{OK: true, Title: fmt.Sprintf("%d %s", len(list), noun)}
 	const show = 25
 	for i, cr := range list {
 		if i == show {

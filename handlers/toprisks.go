@@ -71,9 +71,12 @@ func (h TopRisks) emptySummary(f posture.Filter) string {
 
 func topTitle(noun string, n int, la listArgs, p *Pull) string {
 	var b strings.Builder
-	if n == 0 {
+	switch n {
+	case 0:
 		fmt.Fprintf(&b, "No %s to show", noun)
-	} else {
+	case 1:
+		fmt.Fprintf(&b, "Top %s", strings.TrimSuffix(noun, "s"))
+	default:
 		fmt.Fprintf(&b, "Top %d %s", n, noun)
 	}
 	if f := describeFilter(la.Filter); f != "" {
