@@ -16,10 +16,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -72,7 +74,54 @@ var (
 	ErrAuditKey = errors.New("audit key does not match the one the audit chain was written with")
 	// ErrChainBroken is matched by every *ChainError.
 	ErrChainBroken = errors.New("audit chain broken")
+	// ErrNotDatabase means the path given to Open is a directory, some
+	// other file, or a bbolt file optix-bot did not write.
+	ErrNotDatabase = errors.New("not an optix-bot database")
 )
+
+// openError is an Open failure told as one sentence that names the path.
+// errors.Is matches its kind; Unwrap gives the underlying cause (bbolt's or
+// the OS's), which the sentence leaves out because it would only restate it
+// in bbolt's terms.
+type openError struct {
+	msg   string
+	kind  error
+	cause error
+}
+
+func (e *openError) Error() string        { return e.msg }
+func (e *openError) Is(target error) bool { return target == e.kind }
+func (e *openError) Unwrap() error        { return e.cause }
+
+func notDatabase(path string, cause error) error {
+	return &openError{msg: path + " is not an optix-bot database", kind: ErrNotDatabase, cause: cause}
+}
+
+// checkPath refuses, before bbolt opens it, a path that cannot hold a
+// database: bbolt would otherwise answer "invalid database" for a directory
+// or try to read from a named pipe.
+func checkPath(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		// A missing file is created; any other problem is bbolt's to report.
+		return nil
+	}
+	switch {
+	case fi.IsDir():
+		return &openError{msg: path + " is a directory, not an optix-bot database", kind: ErrNotDatabase}
+	case !fi.Mode().IsRegular():
+		return &openError{msg: path + " is not a regular file, so not an optix-bot database", kind: ErrNotDatabase}
+	}
+	return nil
+}
+
+// isOSError tells an I/O or permission failure (worth showing as is) from
+// bbolt refusing the file's content, which means it is not a bbolt file.
+func isOSError(err error) bool {
+	var pe *fs.PathError
+	var errno syscall.Errno
+	return errors.As(err, &pe) || errors.As(err, &errno)
+}
 
 // Options configure Open. The zero value is usable.
 type Options struct {
@@ -165,6 +214,9 @@ func Open(path string, opt Options) (*Store, error) {
 		now:      opt.Now,
 		log:      opt.Logger,
 	}
+	if err := checkPath(path); err != nil {
+		return nil, err
+	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opt.Timeout})
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		le := &LockedError{Path: path}
@@ -174,11 +226,18 @@ func Open(path string, opt Options) (*Store, error) {
 		return nil, le
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open database %s: %w", path, err)
+		if isOSError(err) {
+			return nil, fmt.Errorf("open database %s: %w", path, err)
+		}
+		return nil, notDatabase(path, err)
 	}
 	s.db = db
 	if err := db.Update(s.initTx); err != nil {
 		_ = db.Close()
+		var oe *openError
+		if errors.As(err, &oe) {
+			return nil, oe
+		}
 		return nil, fmt.Errorf("initialise database %s: %w", path, err)
 	}
 	s.writeLockInfo()
@@ -202,6 +261,14 @@ func (s *Store) Close() error {
 func (s *Store) Path() string { return s.path }
 
 func (s *Store) initTx(tx *bolt.Tx) error {
+	// A fresh file has no buckets; one with buckets but not ours was written
+	// by some other program and must not be mixed into.
+	if tx.Bucket(bucketMeta) == nil {
+		foreign := tx.ForEach(func([]byte, *bolt.Bucket) error { return ErrNotDatabase })
+		if foreign != nil {
+			return notDatabase(s.path, nil)
+		}
+	}
 	for _, name := range [][]byte{bucketMeta, bucketAudit, bucketSnapshots, bucketRequests} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)
