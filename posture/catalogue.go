@@ -305,7 +305,9 @@ func NormalizeProvider(p string) string {
 }
 
 // checkTitle turns a check id into a short readable title: our own wording
-// for the kinds that matter most, else the id's words.
+// for the kinds that matter most, else the id's words marked as a failed
+// check, because a check id names the desired state ("EC2 instance managed
+// by SSM") and on its own would read as the opposite of the finding.
 func checkTitle(id string) string {
 	if t, ok := titles[id]; ok {
 		return t
@@ -319,7 +321,7 @@ func checkTitle(id string) string {
 	if len(words) > 0 {
 		words[0] = strings.ToUpper(words[0][:1]) + words[0][1:]
 	}
-	return strings.Join(words, " ")
+	return strings.Join(words, " ") + " (check failed)"
 }
 
 var acronyms = map[string]string{
@@ -330,6 +332,7 @@ var acronyms = map[string]string{
 	"http": "HTTP", "https": "HTTPS", "waf": "WAF", "acl": "ACL", "sa": "SA", "ecr": "ECR", "ecs": "ECS",
 	"awslambda": "Lambda", "cloudtrail": "CloudTrail", "cloudwatch": "CloudWatch", "guardduty": "GuardDuty",
 	"cloudstorage": "Cloud Storage", "cloudsql": "Cloud SQL", "dynamodb": "DynamoDB", "emr": "EMR",
+	"ssm": "SSM", "ami": "AMI", "vm": "VM", "vms": "VMs", "ip": "IP", "efs": "EFS", "arn": "ARN", "url": "URL",
 }
 
 // titles are optix-bot's own wording for the kinds the demo estate and the
@@ -352,14 +355,14 @@ var titles = map[string]string{
 	"ec2_ebs_volume_encryption":                                      "EBS volume not encrypted",
 	"ec2_ebs_default_encryption":                                     "EBS encryption by default is off",
 	"ec2_instance_public_ip":                                         "EC2 instance has a public IP",
-	"rds_instance_storage_encrypted":                                 "RDS instance storage not encrypted",
+	"rds_instance_storage_encrypted":                                 "RDS instance has unencrypted storage",
 	"rds_instance_no_public_access":                                  "RDS instance reachable from the internet",
 	"iam_policy_allows_privilege_escalation":                         "IAM policy allows privilege escalation",
 	"iam_customer_attached_policy_no_administrative_privileges":      "IAM policy grants *:* (administrator)",
 	"iam_inline_policy_no_administrative_privileges":                 "Inline IAM policy grants *:* (administrator)",
-	"iam_user_mfa_enabled_console_access":                            "IAM user with console access has no MFA",
+	"iam_user_mfa_enabled_console_access":                            "IAM user has no MFA for console access",
 	"iam_root_mfa_enabled":                                           "Root account has no MFA",
-	"iam_rotate_access_key_90_days":                                  "Access key older than 90 days",
+	"iam_rotate_access_key_90_days":                                  "Access key is older than 90 days",
 	"iam_user_accesskey_unused":                                      "Unused IAM access key",
 	"cloudtrail_multi_region_enabled":                                "CloudTrail not logging in every region",
 	"awslambda_function_no_secrets_in_variables":                     "Lambda environment holds a secret",
