@@ -300,10 +300,30 @@ func (s *Store) initTx(tx *bolt.Tx) error {
 		}
 		return meta.Put(keyAuditKey, check)
 	}
-	if !bytes.Equal(oldMode, mode) || !hmac.Equal(oldCheck, check) {
-		return fmt.Errorf("chain written with %s, opened with %s: %w", oldMode, mode, ErrAuditKey)
+	return s.checkAuditKey(oldMode, oldCheck)
+}
+
+// checkAuditKey compares the hash mode and key check recorded in the file
+// with this Store's key. The messages name OPTIX_BOT_AUDIT_KEY although this
+// package never reads the environment: that variable (or its _FILE form) is
+// what an operator sets to supply Options.AuditKey, so it is the thing to
+// fix.
+func (s *Store) checkAuditKey(oldMode, oldCheck []byte) error {
+	if string(oldMode) == s.mode() && hmac.Equal(oldCheck, []byte(s.keyCheck())) {
+		return nil
 	}
-	return nil
+	var msg string
+	switch {
+	case string(oldMode) == "sha256":
+		msg = "was written without OPTIX_BOT_AUDIT_KEY; unset it to open this database"
+	case string(oldMode) == "hmac-sha256" && s.key == nil:
+		msg = "was written with OPTIX_BOT_AUDIT_KEY set; set the same key to open this database"
+	case string(oldMode) == "hmac-sha256":
+		msg = "was written with a different OPTIX_BOT_AUDIT_KEY; set the key it was written with"
+	default:
+		msg = fmt.Sprintf("uses the hash %q, which this build cannot verify", truncate(string(oldMode), 40))
+	}
+	return &openError{msg: "the audit chain in " + s.path + " " + msg, kind: ErrAuditKey}
 }
 
 func (s *Store) mode() string {

@@ -214,16 +214,24 @@ func TestOpenLockedByAnotherProcess(t *testing.T) {
 }
 
 func TestOpenRefusesOtherAuditKey(t *testing.T) {
+	// wantMsg is the whole message, %s the path: one sentence saying what
+	// the chain was written with and what to do.
 	tests := []struct {
 		name        string
 		first, then []byte
-		wantErr     bool
+		wantMsg     string
 	}{
-		{"same key", []byte("k1"), []byte("k1"), false},
-		{"no key twice", nil, nil, false},
-		{"other key", []byte("k1"), []byte("k2"), true},
-		{"key dropped", []byte("k1"), nil, true},
-		{"key added", nil, []byte("k1"), true},
+		{"same key", []byte("k1"), []byte("k1"), ""},
+		{"no key twice", nil, nil, ""},
+		{"other key", []byte("k1"), []byte("k2"),
+			"the audit chain in %s was written with a different OPTIX_BOT_AUDIT_KEY; set the key it was written with"},
+		{"key dropped", []byte("k1"), nil,
+			"the audit chain in %s was written with OPTIX_BOT_AUDIT_KEY set; set the same key to open this database"},
+		{"key added", nil, []byte("k1"),
+			"the audit chain in %s was written without OPTIX_BOT_AUDIT_KEY; unset it to open this database"},
+		// An empty key is a key (HMAC with it differs from plain SHA-256).
+		{"empty key added", nil, []byte{},
+			"the audit chain in %s was written without OPTIX_BOT_AUDIT_KEY; unset it to open this database"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -240,8 +248,17 @@ func TestOpenRefusesOtherAuditKey(t *testing.T) {
 			if s != nil {
 				_ = s.Close()
 			}
-			if got := errors.Is(err, ErrAuditKey); got != tt.wantErr {
-				t.Fatalf("reopen err = %v, want ErrAuditKey %t", err, tt.wantErr)
+			if tt.wantMsg == "" {
+				if err != nil {
+					t.Fatalf("reopen: %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrAuditKey) {
+				t.Fatalf("reopen err = %v, want ErrAuditKey", err)
+			}
+			if want := fmt.Sprintf(tt.wantMsg, path); err.Error() != want {
+				t.Errorf("message\n got %q\nwant %q", err.Error(), want)
 			}
 		})
 	}
