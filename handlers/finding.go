@@ -78,7 +78,9 @@ func findingReply(cur *Assessed, s *posture.Scored) bot.Reply {
 	for _, fc := range s.Factors {
 		factors = append(factors, bot.Field{Label: fc.Label, Value: fmt.Sprintf("%+.1f (%s)", fc.Points, fc.Name)})
 	}
-	rep.Sections = append(rep.Sections, bot.Section{Heading: fmt.Sprintf("Risk factors (score %d, %s)", s.Score, s.Band), Fields: factors})
+	// The points add up to Raw; the score maps Raw onto 0-100 on a curve
+	// that flattens near the top, so the heading says both.
+	rep.Sections = append(rep.Sections, bot.Section{Heading: fmt.Sprintf("Risk factors (%.1f points, shown as %d/100, %s)", s.Raw, s.Score, s.Band), Fields: factors})
 
 	rep.Sections = append(rep.Sections, contextSection(s.Attr, f.Resource.Tags))
 
