@@ -338,6 +338,12 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 
 // tokenSource holds the Central access token, fetching a new one shortly
 // before it expires or when the API refuses it.
+// tokenSource holds the Central access token. It is this small rather than
+// golang.org/x/oauth2/clientcredentials because the token call must share
+// what every other call here has: retries on 429 and 5xx with Retry-After,
+// the per-attempt deadline, the body cap, and the identity service's error
+// body (errorCode, trackingId), including its 200-with-errorCode answers,
+// none of which x/oauth2 does without wrapping its transport.
 type tokenSource struct {
 	c       *Client
 	mu      sync.Mutex
