@@ -78,3 +78,31 @@ func BenchmarkParseSmallLines(b *testing.B) {
 	}
 	b.ReportMetric(float64(100000*b.N)/b.Elapsed().Seconds(), "findings/s")
 }
+
+// BenchmarkParseWhitespace parses 32 MiB of whitespace inside an array (an
+// empty scan padded out). encoding/json's Decoder re-scans a whitespace run
+// on every refill, so without squeezing this cost quadratic time.
+func BenchmarkParseWhitespace(b *testing.B) {
+	cat := posture.DefaultCatalogue()
+	in := paddedEmptyArray(32 << 20)
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	for b.Loop() {
+		res, err := Parse(bytes.NewReader(in), cat, 0)
+		if err != nil || len(res.Findings) != 0 {
+			b.Fatalf("%v", err)
+		}
+	}
+	b.ReportMetric(float64(len(in))*float64(b.N)/(1<<20)/b.Elapsed().Seconds(), "MB/s")
+}
+
+// paddedEmptyArray is "[", n bytes of mixed whitespace, "]".
+func paddedEmptyArray(n int) []byte {
+	in := make([]byte, 0, n+2)
+	in = append(in, '[')
+	pad := []byte("  \t \r\n\n   ")
+	for len(in) < n+1 {
+		in = append(in, pad[:min(len(pad), n+1-len(in))]...)
+	}
+	return append(in, ']')
+}

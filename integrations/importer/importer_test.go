@@ -171,6 +171,34 @@ func TestCases(t *testing.T) {
 			errHas: "line 5001, column 14: invalid character 'x' looking for beginning of value",
 		},
 		{
+			// Padding is squeezed before the decoder; positions still count
+			// every input byte.
+			name: "long padding around records",
+			input: strings.Repeat(" ", 5000) + "[" + strings.Repeat("\n", 3000) + ocsfFail +
+				strings.Repeat(" \n", 2000) + "]" + strings.Repeat("\n", 100),
+			format: FormatProwlerOCSF, open: 1,
+		},
+		{
+			name:   "malformed after thousands of blank lines",
+			input:  "[" + strings.Repeat("\n", 3000) + strings.Repeat(" ", 500) + "x]",
+			errHas: "line 3001, column 501: invalid character 'x' looking for beginning of value",
+		},
+		{
+			name:   "malformed after a long run of spaces on one line",
+			input:  "[" + strings.Repeat(" ", 1000) + `{"metadata": {"event_code": "a"}} {}]`,
+			errHas: "line 1, column 1036: expected comma after array element",
+		},
+		{
+			name:   "malformed inside a padded record",
+			input:  `{"metadata":` + strings.Repeat(" ", 300) + "\n" + strings.Repeat(" ", 300) + `{"event_code": x}}`,
+			errHas: "line 2, column 316: invalid character 'x' looking for beginning of value",
+		},
+		{
+			name:   "malformed after padded JSON lines",
+			input:  strings.Repeat(`{"metadata": {"event_code": "a"}}`+strings.Repeat(" ", 100)+strings.Repeat("\n", 100), 50) + `{"metadata": x}`,
+			errHas: "line 5001, column 14: invalid character 'x' looking for beginning of value",
+		},
+		{
 			name:   "truncated",
 			input:  "[\n" + ocsfFail[:200],
 			errIs:  io.ErrUnexpectedEOF,
