@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -78,28 +79,36 @@ func TestOpenRefusesWhatIsNotADatabase(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "optix.db")
-			tt.make(t, path)
-			before := snapshotPath(t, path)
-			s, err := Open(path, Options{Logger: quietLogger()})
-			if err == nil {
-				_ = s.Close()
-				t.Fatal("Open succeeded")
-			}
-			if !errors.Is(err, ErrNotDatabase) {
-				t.Errorf("err = %v, want ErrNotDatabase", err)
-			}
-			if want := strings.Replace(tt.wantMsg, "%s", path, 1); err.Error() != want {
-				t.Errorf("message\n got %q\nwant %q", err.Error(), want)
-			}
-			if after := snapshotPath(t, path); !bytes.Equal(before, after) {
-				t.Error("the refused file was changed")
-			}
-			if _, err := os.Stat(path + ".lock"); !errors.Is(err, os.ErrNotExist) {
-				t.Errorf("a lock sidecar was written for a refused file: %v", err)
-			}
-		})
+		for _, ro := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/read-only=%t", tt.name, ro), func(t *testing.T) {
+				testRefused(t, tt.make, tt.wantMsg, ro)
+			})
+		}
+	}
+}
+
+// testRefused creates the file with mk, opens it and checks the refusal:
+// ErrNotDatabase, exactly wantMsg (%s is the path), nothing written.
+func testRefused(t *testing.T, mk func(t *testing.T, path string), wantMsg string, readOnly bool) {
+	path := filepath.Join(t.TempDir(), "optix.db")
+	mk(t, path)
+	before := snapshotPath(t, path)
+	s, err := Open(path, Options{Logger: quietLogger(), ReadOnly: readOnly})
+	if err == nil {
+		_ = s.Close()
+		t.Fatal("Open succeeded")
+	}
+	if !errors.Is(err, ErrNotDatabase) {
+		t.Errorf("err = %v, want ErrNotDatabase", err)
+	}
+	if want := strings.Replace(wantMsg, "%s", path, 1); err.Error() != want {
+		t.Errorf("message\n got %q\nwant %q", err.Error(), want)
+	}
+	if after := snapshotPath(t, path); !bytes.Equal(before, after) {
+		t.Error("the refused file was changed")
+	}
+	if _, err := os.Stat(path + ".lock"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a lock sidecar was written for a refused file: %v", err)
 	}
 }
 

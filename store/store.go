@@ -74,6 +74,9 @@ var (
 	ErrAuditKey = errors.New("audit key does not match the one the audit chain was written with")
 	// ErrChainBroken is matched by every *ChainError.
 	ErrChainBroken = errors.New("audit chain broken")
+	// ErrReadOnly is returned by every method that writes when the Store was
+	// opened with Options.ReadOnly.
+	ErrReadOnly = errors.New("the database was opened read-only")
 	// ErrNotDatabase means the path given to Open is a directory, some
 	// other file, or a bbolt file optix-bot did not write.
 	ErrNotDatabase = errors.New("not an optix-bot database")
@@ -100,8 +103,11 @@ func notDatabase(path string, cause error) error {
 // checkPath refuses, before bbolt opens it, a path that cannot hold a
 // database: bbolt would otherwise answer "invalid database" for a directory
 // or try to read from a named pipe.
-func checkPath(path string) error {
+func checkPath(path string, readOnly bool) error {
 	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) && readOnly {
+		return &openError{msg: "there is no optix-bot database at " + path, kind: fs.ErrNotExist, cause: err}
+	}
 	if err != nil {
 		// A missing file is created; any other problem is bbolt's to report.
 		return nil
@@ -111,6 +117,10 @@ func checkPath(path string) error {
 		return &openError{msg: path + " is a directory, not an optix-bot database", kind: ErrNotDatabase}
 	case !fi.Mode().IsRegular():
 		return &openError{msg: path + " is not a regular file, so not an optix-bot database", kind: ErrNotDatabase}
+	case fi.Size() == 0 && readOnly:
+		// Read-write, bbolt makes an empty file a new database; read-only it
+		// would try to and fail with "bad file descriptor".
+		return &openError{msg: path + " is empty, not an optix-bot database", kind: ErrNotDatabase}
 	}
 	return nil
 }
@@ -128,6 +138,14 @@ type Options struct {
 	// Timeout bounds the wait for the file lock (default 1s). A second
 	// process gets ErrLocked after it rather than hanging.
 	Timeout time.Duration
+	// ReadOnly opens an existing database without writing to it, so a file
+	// the process may only read (another user's, a 0444 copy) can still be
+	// verified and inspected. bbolt then takes a shared lock: read-only
+	// opens coexist, but one still waits (up to Timeout) for a writer to
+	// finish and fails with ErrLocked naming it. No bucket is created, no
+	// lock sidecar written, and every writing method returns ErrReadOnly.
+	// A missing file is an error (fs.ErrNotExist), not a new database.
+	ReadOnly bool
 	// AuditKey, when set, makes every audit hash an HMAC-SHA-256 with this
 	// key, so someone who can edit the file cannot recompute the chain
 	// without it. Nil means plain SHA-256 (tamper-evident against accidents
@@ -149,6 +167,7 @@ type Store struct {
 	path     string
 	lockPath string
 	key      []byte
+	readOnly bool
 	keep     int
 	now      func() time.Time
 	log      *slog.Logger
@@ -210,14 +229,15 @@ func Open(path string, opt Options) (*Store, error) {
 		path:     path,
 		lockPath: path + ".lock",
 		key:      bytes.Clone(opt.AuditKey),
+		readOnly: opt.ReadOnly,
 		keep:     opt.KeepSnapshots,
 		now:      opt.Now,
 		log:      opt.Logger,
 	}
-	if err := checkPath(path); err != nil {
+	if err := checkPath(path, opt.ReadOnly); err != nil {
 		return nil, err
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opt.Timeout})
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opt.Timeout, ReadOnly: opt.ReadOnly})
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		le := &LockedError{Path: path}
 		if info, ok := readLockInfo(s.lockPath); ok {
@@ -232,7 +252,12 @@ func Open(path string, opt Options) (*Store, error) {
 		return nil, notDatabase(path, err)
 	}
 	s.db = db
-	if err := db.Update(s.initTx); err != nil {
+	if opt.ReadOnly {
+		err = db.View(s.checkTx)
+	} else {
+		err = db.Update(s.initTx)
+	}
+	if err != nil {
 		_ = db.Close()
 		var oe *openError
 		if errors.As(err, &oe) {
@@ -240,15 +265,17 @@ func Open(path string, opt Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("initialise database %s: %w", path, err)
 	}
-	s.writeLockInfo()
-	s.log.Info("store opened", "path", path, "audit", s.mode())
+	if !opt.ReadOnly {
+		s.writeLockInfo()
+	}
+	s.log.Info("store opened", "path", path, "audit", s.mode(), "read_only", opt.ReadOnly)
 	return s, nil
 }
 
 // Close releases the file. The sidecar lock file is removed if it is still
-// ours.
+// ours (a read-only Store never wrote one, and leaves a writer's alone).
 func (s *Store) Close() error {
-	if info, ok := readLockInfo(s.lockPath); ok && info.PID == os.Getpid() {
+	if info, ok := readLockInfo(s.lockPath); ok && !s.readOnly && info.PID == os.Getpid() {
 		_ = os.Remove(s.lockPath)
 	}
 	if err := s.db.Close(); err != nil {
@@ -259,6 +286,9 @@ func (s *Store) Close() error {
 
 // Path is the database file's path.
 func (s *Store) Path() string { return s.path }
+
+// ReadOnly tells whether the Store was opened with Options.ReadOnly.
+func (s *Store) ReadOnly() bool { return s.readOnly }
 
 func (s *Store) initTx(tx *bolt.Tx) error {
 	// A fresh file has no buckets; one with buckets but not ours was written
@@ -281,26 +311,48 @@ func (s *Store) initTx(tx *bolt.Tx) error {
 		}
 	}
 	meta := tx.Bucket(bucketMeta)
-	if v := meta.Get(keySchema); v == nil {
+	if meta.Get(keySchema) == nil {
 		if err := meta.Put(keySchema, []byte(schemaVersion)); err != nil {
 			return err
 		}
-	} else if string(v) != schemaVersion {
-		return fmt.Errorf("schema version %q, this build reads %q", v, schemaVersion)
 	}
 	// Record which hash the chain uses, and a check value for the key (an
 	// HMAC of a fixed text, which reveals nothing about the key), so a
 	// misconfigured key is caught at start-up instead of producing entries
 	// that fail verification later.
-	mode, check := []byte(s.mode()), []byte(s.keyCheck())
-	oldMode, oldCheck := meta.Get(keyAuditMode), meta.Get(keyAuditKey)
-	if oldMode == nil {
-		if err := meta.Put(keyAuditMode, mode); err != nil {
+	if meta.Get(keyAuditMode) == nil {
+		if err := meta.Put(keyAuditMode, []byte(s.mode())); err != nil {
 			return err
 		}
-		return meta.Put(keyAuditKey, check)
+		if err := meta.Put(keyAuditKey, []byte(s.keyCheck())); err != nil {
+			return err
+		}
 	}
-	return s.checkAuditKey(oldMode, oldCheck)
+	return s.checkTx(tx)
+}
+
+// checkTx checks, without writing, that the file holds every bucket this
+// build uses, its schema version, and a chain written with this Store's key.
+// Every read-write Open creates all of them in one transaction, so a file
+// that lacks one was not written by optix-bot.
+func (s *Store) checkTx(tx *bolt.Tx) error {
+	meta, snaps := tx.Bucket(bucketMeta), tx.Bucket(bucketSnapshots)
+	if meta == nil || snaps == nil || tx.Bucket(bucketAudit) == nil || tx.Bucket(bucketRequests) == nil ||
+		snaps.Bucket(subSnapMeta) == nil || snaps.Bucket(subSnapFindings) == nil || snaps.Bucket(subSnapIDs) == nil {
+		return notDatabase(s.path, nil)
+	}
+	v := meta.Get(keySchema)
+	if v == nil {
+		return notDatabase(s.path, nil)
+	}
+	if string(v) != schemaVersion {
+		return fmt.Errorf("schema version %q, this build reads %q", v, schemaVersion)
+	}
+	oldMode := meta.Get(keyAuditMode)
+	if oldMode == nil {
+		return notDatabase(s.path, nil)
+	}
+	return s.checkAuditKey(oldMode, meta.Get(keyAuditKey))
 }
 
 // checkAuditKey compares the hash mode and key check recorded in the file
@@ -383,6 +435,9 @@ func readLockInfo(path string) (lockInfo, bool) {
 // cannot abandon a transaction midway, so ctx is honoured only before it
 // starts.
 func (s *Store) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+	if s.readOnly {
+		return ErrReadOnly
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}

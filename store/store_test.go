@@ -189,6 +189,24 @@ func TestOpenLockedByAnotherProcess(t *testing.T) {
 		t.Errorf("second Open returned after %s, want about 1s", elapsed)
 	}
 
+	// A read-only open takes a shared lock, which a writer's exclusive one
+	// still excludes: it waits the same timeout and names the holder.
+	start = time.Now()
+	_, err = Open(path, Options{ReadOnly: true, Logger: quietLogger()})
+	elapsed = time.Since(start)
+	if !errors.Is(err, ErrLocked) {
+		t.Fatalf("read-only Open: err = %v, want ErrLocked", err)
+	}
+	if want := fmt.Sprintf("%s (pid %d, ", ErrLocked.Error(), holder.Process.Pid); !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("read-only Open: message %q does not start with %q", err, want)
+	}
+	if elapsed < 900*time.Millisecond || elapsed > 10*time.Second {
+		t.Errorf("read-only Open returned after %s, want about 1s", elapsed)
+	}
+	if _, err := os.Stat(path + ".lock"); err != nil {
+		t.Errorf("the refused read-only Open removed the holder's sidecar: %v", err)
+	}
+
 	// A third process sees the same, through its own flock.
 	child := helperCmd(t, ctx, "open", path)
 	b, err := child.Output()
@@ -244,21 +262,24 @@ func TestOpenRefusesOtherAuditKey(t *testing.T) {
 				t.Fatal(err)
 			}
 			_ = s.Close()
-			s, err = Open(path, Options{AuditKey: tt.then, Logger: quietLogger()})
-			if s != nil {
-				_ = s.Close()
-			}
-			if tt.wantMsg == "" {
-				if err != nil {
-					t.Fatalf("reopen: %v", err)
+			// Read-only (audit verify) first, then read-write: both check.
+			for _, ro := range []bool{true, false} {
+				s, err = Open(path, Options{AuditKey: tt.then, ReadOnly: ro, Logger: quietLogger()})
+				if s != nil {
+					_ = s.Close()
 				}
-				return
-			}
-			if !errors.Is(err, ErrAuditKey) {
-				t.Fatalf("reopen err = %v, want ErrAuditKey", err)
-			}
-			if want := fmt.Sprintf(tt.wantMsg, path); err.Error() != want {
-				t.Errorf("message\n got %q\nwant %q", err.Error(), want)
+				if tt.wantMsg == "" {
+					if err != nil {
+						t.Fatalf("reopen (read-only %t): %v", ro, err)
+					}
+					continue
+				}
+				if !errors.Is(err, ErrAuditKey) {
+					t.Fatalf("reopen (read-only %t): err = %v, want ErrAuditKey", ro, err)
+				}
+				if want := fmt.Sprintf(tt.wantMsg, path); err.Error() != want {
+					t.Errorf("reopen (read-only %t): message\n got %q\nwant %q", ro, err.Error(), want)
+				}
 			}
 		})
 	}
