@@ -289,3 +289,38 @@ func TestGuidanceForEveryCatalogueCheck(t *testing.T) {
 		}
 	}
 }
+
+// TestGuidanceNamesTheCheckNotTheProblem: most catalogue titles are the
+// check id's words and state the desired state ("RDS instance backup
+// enabled"), so a step that puts the title where the problem goes ("What
+// to fix: RDS instance backup enabled") tells the reader the backup is the
+// problem. Over the whole catalogue, the first step must name the failing
+// check, and no step may start with the title or a "what to fix" lead-in.
+func TestGuidanceNamesTheCheckNotTheProblem(t *testing.T) {
+	cat := posture.DefaultCatalogue()
+	for _, ch := range append(cat.Checks(), cat.Generic()) {
+		g := Guidance(ch)
+		if ch.ID == posture.GenericCheck {
+			if !strings.HasPrefix(g[0], "The source reported a problem") {
+				t.Errorf("generic: first step %q", g[0])
+			}
+		} else if !strings.HasPrefix(g[0], "The check ") || !strings.Contains(g[0], "("+ch.ID+")") || !strings.Contains(g[0], " fails for this resource") {
+			t.Errorf("%s: first step %q does not name the failing check", ch.ID, g[0])
+		}
+		title := strings.ToLower(strings.TrimSpace(strings.TrimSuffix(ch.Title, " (check failed)")))
+		for i, s := range g {
+			l := strings.ToLower(s)
+			if strings.HasPrefix(l, "what to fix") || strings.HasPrefix(l, "fix:") || strings.HasPrefix(l, "problem:") ||
+				(title != "" && strings.HasPrefix(l, title)) {
+				t.Errorf("%s: step %d %q states the check's title as the problem", ch.ID, i+1, s)
+			}
+		}
+	}
+	backup, ok := cat.Lookup("rds_instance_backup_enabled")
+	if !ok {
+		t.Fatal("rds_instance_backup_enabled is not in the catalogue")
+	}
+	if got, want := Guidance(backup)[0], `The check "RDS instance backup enabled" (rds_instance_backup_enabled) fails for this resource (AWS, service rds).`; got != want {
+		t.Errorf("first step = %q, want %q", got, want)
+	}
+}

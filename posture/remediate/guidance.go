@@ -13,16 +13,35 @@ func Guidance(check *posture.Check) []string {
 	if check == nil {
 		return categoryGuidance(nil)
 	}
-	var out []string
-	if t := strings.TrimSpace(check.Title); t != "" {
-		out = append(out, "What to fix: "+t+" ("+providerName(check.Provider)+serviceSuffix(check.Service)+").")
-	}
+	out := []string{problemStep(check)}
 	if k, ok := kindByCheck[check.ID]; ok {
 		out = append(out, k.steps...)
 	} else {
 		out = append(out, categoryGuidance(check)...)
 	}
 	return append(out, closingStep)
+}
+
+// problemStep names the failing check. Most catalogue titles are the
+// check id's words and state the desired state ("RDS instance backup
+// enabled"), a few are ours and state the problem ("S3 bucket readable by
+// anyone"); nothing on Check says which, so the title is only ever quoted
+// as the check's name, never put where the problem goes.
+func problemStep(check *posture.Check) string {
+	where := ""
+	if check.Provider != "" || check.Service != "" {
+		where = " (" + providerName(check.Provider) + serviceSuffix(check.Service) + ")"
+	}
+	if check.ID == posture.GenericCheck || check.ID == "" {
+		return "The source reported a problem with this resource that matches no known check" + where + ": read the finding's own description first."
+	}
+	name := check.ID
+	// The catalogue marks id-derived titles "(check failed)"; this
+	// sentence says so already.
+	if t := strings.TrimSpace(strings.TrimSuffix(check.Title, " (check failed)")); t != "" {
+		name = "\"" + t + "\" (" + check.ID + ")"
+	}
+	return "The check " + name + " fails for this resource" + where + "."
 }
 
 const closingStep = "Afterwards, confirm the finding clears on the next pull; if the setting is intended, record why with the resource owner rather than leaving the finding open unexplained."
