@@ -2,6 +2,7 @@ package importer
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -20,7 +21,8 @@ func FuzzParse(f *testing.F) {
 		f.Add(b)
 	}
 	for _, s := range []string{
-		"", "[]", "{}", `{"Findings": []}`, `{"Findings": null}`, "null", "[1]",
+		"", " ", "\n\n\n", "\r\n\t ", "\xef\xbb\xbf", "\xef\xbb\xbf \n", " [ ] ", "[]\n[]",
+		"[]", "{}", `{"Findings": []}`, `{"Findings": null}`, "null", "[1]",
 		"[" + ocsfFail + "]", ocsfMuted + "\n" + ocsfMuted, asffSuppressed, "[" + asffPublicRDS + "," + asffArchived + "]",
 		"[" + ocsfFail + "," + asffPublicRDS + "]", "\xef\xbb\xbf[", `{"metadata": {"event_code": 1}}`,
 		`[{"resources": [{"labels": [1, {"Key": null}, "a:b"], "data": [1]}], "finding_info": {}}]`,
@@ -30,6 +32,11 @@ func FuzzParse(f *testing.F) {
 	cat := posture.DefaultCatalogue()
 	f.Fuzz(func(t *testing.T, in []byte) {
 		res, err := Parse(bytes.NewReader(in), cat, 1<<20)
+		// Empty input, and only that, is ErrEmptyInput.
+		blank := len(bytes.Trim(bytes.TrimPrefix(in, []byte("\xef\xbb\xbf")), " \t\r\n")) == 0
+		if empty := blank && len(in) <= 1<<20; empty != errors.Is(err, ErrEmptyInput) {
+			t.Fatalf("input %q: error %v", in, err)
+		}
 		if err != nil {
 			if res != nil {
 				t.Fatalf("result returned with error %v", err)

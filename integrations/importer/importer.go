@@ -21,8 +21,9 @@ import (
 const (
 	FormatProwlerOCSF = "prowler-ocsf"
 	FormatASFF        = "asff"
-	// FormatEmpty is reported when the input holds no record to tell the
-	// format from (an empty file or an empty array).
+	// FormatEmpty is reported for an empty array ("[]"): a clean scan,
+	// with no record to tell the format from. Input with no JSON value at
+	// all is not a clean scan but ErrEmptyInput.
 	FormatEmpty = "empty"
 )
 
@@ -35,6 +36,11 @@ var (
 	ErrTooLarge = errors.New("input is over the import size limit")
 	// ErrUnknownFormat means a JSON document that is neither format.
 	ErrUnknownFormat = errors.New("not Prowler OCSF or Security Hub ASFF: no Findings, finding_info or SchemaVersion field")
+	// ErrEmptyInput means the input holds no JSON value at all (0 bytes, or
+	// only whitespace and a byte order mark). That is what a truncated or
+	// failed export looks like, so it must not read as a clean scan, which
+	// a scanner writes as [] or {"Findings": []}.
+	ErrEmptyInput = errors.New("no findings data at all")
 	// ErrMixedFormats means one input mixes Prowler OCSF and ASFF records.
 	ErrMixedFormats = errors.New("Prowler OCSF and Security Hub ASFF records mixed in one input")
 )
@@ -81,8 +87,10 @@ func Parse(r io.Reader, cat *posture.Catalogue, limit int64) (*Result, error) {
 	br := bufio.NewReaderSize(r, 4<<10)
 	// Windows editors may write a byte order mark, which encoding/json
 	// rejects; it carries no data.
+	var bom int64
 	if b, err := br.Peek(3); err == nil && bytes.Equal(b, []byte("\xef\xbb\xbf")) {
 		_, _ = br.Discard(3)
+		bom = 3
 	}
 	p := &parser{
 		pos: newPosReader(br, limit),
@@ -92,6 +100,13 @@ func Parse(r io.Reader, cat *posture.Catalogue, limit int64) (*Result, error) {
 	p.dec = json.NewDecoder(p.pos)
 	if err := p.run(); err != nil {
 		return nil, err
+	}
+	if p.values == 0 {
+		what := "the input is empty"
+		if n := bom + p.pos.in; n > 0 {
+			what = fmt.Sprintf("the input's %d bytes are only whitespace", n)
+		}
+		return nil, fmt.Errorf("%w (%s); an export with no findings is [] or {\"Findings\": []}", ErrEmptyInput, what)
 	}
 	if p.res.Format == "" {
 		p.res.Format = FormatEmpty
@@ -105,6 +120,7 @@ type parser struct {
 	cat     *posture.Catalogue
 	res     *Result
 	records int
+	values  int // top-level JSON values read
 }
 
 // run reads top-level values until the end of input. More than one value
@@ -119,6 +135,7 @@ func (p *parser) run() error {
 		if err != nil {
 			return p.syntax(err, start, 0)
 		}
+		p.values++
 		switch tok {
 		case json.Delim('['):
 			if err := p.array(); err != nil {

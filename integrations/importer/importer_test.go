@@ -138,9 +138,16 @@ func TestCases(t *testing.T) {
 		open, skipped int
 		check         func(t *testing.T, res *Result)
 	}{
-		{name: "empty file", input: "", format: FormatEmpty},
-		{name: "whitespace only", input: " \n\t\n", format: FormatEmpty},
+		// No JSON value at all is a failed or truncated export, not a
+		// clean scan: only an empty array or Findings list is that.
+		{name: "empty file", input: "", errIs: ErrEmptyInput, errHas: "no findings data at all (the input is empty); an export with no findings is []"},
+		{name: "whitespace only", input: " \n\t\n", errIs: ErrEmptyInput, errHas: "(the input's 4 bytes are only whitespace)"},
+		{name: "JSON Lines of blank lines", input: strings.Repeat("\n", 10000), errIs: ErrEmptyInput},
+		{name: "byte order mark only", input: "\xef\xbb\xbf", errIs: ErrEmptyInput, errHas: "(the input's 3 bytes are only whitespace)"},
+		{name: "byte order mark and whitespace", input: "\xef\xbb\xbf\r\n", errIs: ErrEmptyInput},
 		{name: "empty array", input: "[ ]\n", format: FormatEmpty},
+		{name: "empty array in whitespace", input: "\n\n [\n\n ]\n\n", format: FormatEmpty},
+		{name: "byte order mark and empty array", input: "\xef\xbb\xbf[]", format: FormatEmpty},
 		{name: "empty ASFF document", input: `{"Findings": []}`, format: FormatASFF},
 		{name: "ASFF Findings null", input: `{"Findings": null}`, format: FormatASFF},
 		{name: "byte order mark", input: "\xef\xbb\xbf[" + ocsfFail + "]", format: FormatProwlerOCSF, open: 1},
