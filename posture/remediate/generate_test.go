@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -322,5 +323,59 @@ func TestGuidanceNamesTheCheckNotTheProblem(t *testing.T) {
 	}
 	if got, want := Guidance(backup)[0], `The check "RDS instance backup enabled" (rds_instance_backup_enabled) fails for this resource (AWS, service rds).`; got != want {
 		t.Errorf("first step = %q, want %q", got, want)
+	}
+}
+
+// TestAvailableAgreesWithGenerate: the finding view offers "/optix fix"
+// only when Available says so, so it must be false exactly when Generate
+// withholds the script: no template, a format the kind lacks, identifiers
+// that fail validation, or a lint refusal.
+func TestAvailableAgreesWithGenerate(t *testing.T) {
+	fx := fixtures()
+	var cases []struct {
+		name   string
+		in     Input
+		format Format
+	}
+	add := func(name string, f *posture.Finding, format Format) {
+		cases = append(cases, struct {
+			name   string
+			in     Input
+			format Format
+		}{name, Input{Finding: f}, format})
+	}
+	for _, check := range Kinds() {
+		add(check+"/default", fx[check], "")
+		for _, format := range allFormats {
+			add(check+"/"+string(format), fx[check], format)
+		}
+	}
+	add("no template", &posture.Finding{ID: "F-00000001", Check: "awslambda_function_no_secrets_in_variables", Provider: "aws", Account: acct}, "")
+	add("hostile bucket", awsFinding("s3_bucket_public_access", "arn:aws:s3:::acme$(curl evil)"), "")
+	add("any-port without ports", awsFinding("ec2_securitygroup_allow_ingress_from_internet_to_any_port", "sg-0a1b2c3d"), "")
+	add("no finding", nil, "")
+	var yes, no int
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			res, err := Generate(c.in, c.format)
+			want := err == nil && res.Script != nil
+			if got := Available(c.in, c.format); got != want {
+				t.Errorf("Available = %v, but Generate gave script=%v err=%v", got, res.Script != nil, err)
+			}
+			if want {
+				yes++
+			} else {
+				no++
+			}
+		})
+	}
+	if yes == 0 || no < 4 {
+		t.Errorf("cases cover %d available and %d unavailable outcomes; want both", yes, no)
+	}
+	// The case the finding view got wrong: a templated check whose
+	// identifiers fail validation.
+	bad := awsFinding("s3_bucket_public_access", "arn:aws:s3:::acme$(curl evil)")
+	if !slices.Contains(Kinds(), bad.Check) || Available(Input{Finding: bad}, "") {
+		t.Error("Available is true for a finding whose bucket name fails validation")
 	}
 }
