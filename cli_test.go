@@ -135,7 +135,7 @@ func TestAsk(t *testing.T) {
 		{name: "no subcommand", args: nil, code: 2, stderr: []string{"usage:"}},
 		{name: "version", args: []string{"version"}, code: 0, stdout: []string{"optix-bot dev"}},
 		{name: "audit without verify", args: []string{"audit"}, code: 2, stderr: []string{"usage: optix-bot audit verify"}},
-		{name: "audit verify of a missing file", args: []string{"audit", "verify", "--db", "DB"}, code: 1, stderr: []string{"no such file"}},
+		{name: "audit verify of a missing file", args: []string{"audit", "verify", "--db", "DB"}, code: 1, stderr: []string{"there is no optix-bot database at "}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -601,8 +601,8 @@ func TestAuditKey(t *testing.T) {
 	}{
 		{"same key", env{"OPTIX_BOT_AUDIT_KEY": "k-one"}, 0, "(HMAC-SHA-256)", ""},
 		{"key from a file", env{"OPTIX_BOT_AUDIT_KEY_FILE": keyFile}, 0, "(HMAC-SHA-256)", ""},
-		{"no key", nil, 1, "", "audit key does not match"},
-		{"other key", env{"OPTIX_BOT_AUDIT_KEY": "k-two"}, 1, "", "audit key does not match"},
+		{"no key", nil, 1, "", "was written with OPTIX_BOT_AUDIT_KEY set; set the same key"},
+		{"other key", env{"OPTIX_BOT_AUDIT_KEY": "k-two"}, 1, "", "was written with a different OPTIX_BOT_AUDIT_KEY"},
 		{"unreadable key file", env{"OPTIX_BOT_AUDIT_KEY_FILE": keyFile + ".missing"}, 1, "", "read OPTIX_BOT_AUDIT_KEY_FILE"},
 	}
 	for _, tc := range tests {

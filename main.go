@@ -232,13 +232,10 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		fmt.Fprintln(stderr, "optix-bot audit verify:", err)
 		return exitInternal
 	}
-	if _, err := os.Stat(c.DB); err != nil {
-		fmt.Fprintf(stderr, "optix-bot audit verify: %s: %v\n", c.DB, err)
-		return exitInternal
-	}
-	// The store logs where run was told to, not to the process-wide
-	// default logger.
-	opts := store.Options{Logger: newLogger(stderr, getenv, slog.LevelWarn, false)}
+	// Read-only: verifying must work on a copy the auditor cannot write,
+	// and must never change the file it checks. The store logs where run
+	// was told to, not to the process-wide default logger.
+	opts := store.Options{ReadOnly: true, Logger: newLogger(stderr, getenv, slog.LevelWarn, false)}
 	if key != "" {
 		opts.AuditKey = []byte(key)
 	}
