@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/optix-bot/optix-bot/posture"
 )
@@ -33,9 +34,9 @@ const DefaultLimit int64 = 256 << 20
 // Errors a caller may want to tell apart with errors.Is.
 var (
 	// ErrTooLarge means the input is over the byte limit.
-	ErrTooLarge = errors.New("input is over the import size limit")
+	ErrTooLarge = errors.New("the input is over the size limit")
 	// ErrUnknownFormat means a JSON document that is neither format.
-	ErrUnknownFormat = errors.New("not Prowler OCSF or Security Hub ASFF: no Findings, finding_info or SchemaVersion field")
+	ErrUnknownFormat = errors.New("not Prowler OCSF or Security Hub ASFF (no Findings, finding_info or SchemaVersion field)")
 	// ErrEmptyInput means the input holds no JSON value at all (0 bytes, or
 	// only whitespace and a byte order mark). That is what a truncated or
 	// failed export looks like, so it must not read as a clean scan, which
@@ -59,11 +60,11 @@ type Result struct {
 func ParseFile(path string, cat *posture.Catalogue) (*Result, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("import %s: %w", path, err)
+		return nil, fmt.Errorf("import %s: %w", path, &ioError{"the file could not be opened", err})
 	}
 	defer f.Close()
 	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() > DefaultLimit {
-		return nil, fmt.Errorf("import %s: %w (%d bytes, limit %d)", path, ErrTooLarge, st.Size(), DefaultLimit)
+		return nil, fmt.Errorf("import %s: %w", path, &tooLargeError{st.Size(), DefaultLimit})
 	}
 	res, err := Parse(f, cat, DefaultLimit)
 	if err != nil {
@@ -146,8 +147,8 @@ func (p *parser) run() error {
 				return err
 			}
 		default:
-			line, col := p.pos.lineCol(p.pos.errorAt(start, 0))
-			return fmt.Errorf("line %d, column %d: top-level %s: %w", line, col, kind(tok), ErrUnknownFormat)
+			return &placeError{p.where(p.pos.errorAt(start, 0)),
+				"top-level " + kind(tok) + " where an array or object of findings belongs", []error{ErrUnknownFormat}}
 		}
 		p.pos.release(p.dec.InputOffset())
 	}
@@ -221,8 +222,7 @@ func (p *parser) object(open int64) error {
 				}
 			case nil: // "Findings": null, as Go writes an empty slice
 			default:
-				line, col := p.pos.lineCol(p.pos.errorAt(start, ':'))
-				return fmt.Errorf("line %d, column %d: Findings is %s, not an array", line, col, withArticle(kind(tok)))
+				return &placeError{p.where(p.pos.errorAt(start, ':')), "Findings is " + withArticle(kind(tok)) + ", not an array", nil}
 			}
 			continue
 		}
@@ -289,12 +289,11 @@ func detect(raw []byte) (string, error) {
 // stream offset at.
 func (p *parser) record(raw []byte, at int64) error {
 	p.records++
-	fail := func(err error) error {
-		line, _ := p.pos.lineCol(at)
-		return fmt.Errorf("record %d (line %d): %w", p.records, line, err)
-	}
+	line, _ := p.pos.lineCol(at)
+	where := fmt.Sprintf("record %d (line %d)", p.records, line)
+	fail := func(what string, errs ...error) error { return &placeError{where, what, errs} }
 	if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '{' {
-		return fail(fmt.Errorf("%s, not a finding object: %w", kindOf(t), ErrUnknownFormat))
+		return fail(kindOf(t)+", not a finding object", ErrUnknownFormat)
 	}
 	// Raw is kept compact: pretty-printed scanner output is mostly
 	// indentation. Compact writes a fresh buffer, so nothing aliases the
@@ -302,7 +301,7 @@ func (p *parser) record(raw []byte, at int64) error {
 	var cb bytes.Buffer
 	cb.Grow(len(raw))
 	if err := json.Compact(&cb, raw); err != nil {
-		return fail(err)
+		return fail("not valid JSON", err) // the decoder let it through, so this is not expected
 	}
 	compact := json.RawMessage(cb.Bytes())
 
@@ -310,7 +309,7 @@ func (p *parser) record(raw []byte, at int64) error {
 	if format == "" || format == FormatEmpty {
 		f, err := detect(compact)
 		if err != nil {
-			return fail(err)
+			return fail(ErrUnknownFormat.Error(), err)
 		}
 		format = f
 		p.res.Format = f
@@ -320,11 +319,12 @@ func (p *parser) record(raw []byte, at int64) error {
 		// Find out whether this record is of the other format before
 		// blaming its fields.
 		if other, derr := detect(compact); derr != nil {
-			return fail(derr)
+			return fail(ErrUnknownFormat.Error(), derr)
 		} else if other != format {
-			return fail(fmt.Errorf("%s record in a %s input: %w", other, format, ErrMixedFormats))
+			return fail(fmt.Sprintf("a %s record among %s ones; one input holds one format", formatName(other), formatName(format)),
+				ErrMixedFormats)
 		}
-		return fail(err)
+		return fail(describe(err, format), err)
 	}
 	p.res.Findings = append(p.res.Findings, f)
 	if f.Status == posture.StatusOpen {
@@ -342,7 +342,7 @@ func (p *parser) mapRecord(format string, raw json.RawMessage) (posture.Finding,
 	case FormatProwlerOCSF:
 		var f ocsfFinding
 		if err := json.Unmarshal(raw, &f); err != nil {
-			return posture.Finding{}, fmt.Errorf("read Prowler OCSF finding: %w", typeError(err))
+			return posture.Finding{}, err
 		}
 		if !f.looksRight() {
 			return posture.Finding{}, errWrongShape
@@ -351,49 +351,54 @@ func (p *parser) mapRecord(format string, raw json.RawMessage) (posture.Finding,
 	case FormatASFF:
 		var f asffFinding
 		if err := json.Unmarshal(raw, &f); err != nil {
-			return posture.Finding{}, fmt.Errorf("read ASFF finding: %w", typeError(err))
+			return posture.Finding{}, err
 		}
 		if !f.looksRight() {
 			return posture.Finding{}, errWrongShape
 		}
 		return f.toFinding(p.cat, raw), nil
 	}
-	return posture.Finding{}, fmt.Errorf("format %q: %w", format, ErrUnknownFormat)
+	return posture.Finding{}, ErrUnknownFormat
+}
+
+// where names decoder offset off as a line and column of the input.
+func (p *parser) where(off int64) string {
+	line, col := p.pos.lineCol(off)
+	return fmt.Sprintf("line %d, column %d", line, col)
 }
 
 // syntax turns a decoder error into one that says where the input broke.
 func (p *parser) syntax(err error, start int64, sep byte) error {
-	if errors.Is(err, ErrTooLarge) {
-		return fmt.Errorf("%w (limit %d bytes)", ErrTooLarge, p.pos.limit)
-	}
 	var se *json.SyntaxError
 	switch {
+	case errors.Is(err, ErrTooLarge), errors.As(err, new(*ioError)):
+		return err
 	case errors.As(err, &se):
-		line, col := p.pos.lineCol(p.pos.errorAt(start, sep))
-		return fmt.Errorf("line %d, column %d: %w", line, col, err)
+		what := se.Error()
+		// The decoder names no context for a bad byte where an object's
+		// first key belongs.
+		if !strings.Contains(what, " looking for ") && !strings.Contains(what, " after ") {
+			what += " looking for beginning of object key string"
+		}
+		return &placeError{p.where(p.pos.errorAt(start, sep)), what, []error{err}}
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-		line, col := p.pos.lineCol(p.pos.n)
-		return fmt.Errorf("line %d, column %d: input ends inside a JSON value: %w", line, col, io.ErrUnexpectedEOF)
+		return &placeError{p.where(p.pos.n), "the input ends inside a JSON value, as a cut-off file does",
+			[]error{io.ErrUnexpectedEOF}}
 	}
 	return err
 }
 
-// fieldTypeError says which field of a record has the wrong JSON type, in
-// the input's terms rather than the Go types the record is read into.
-type fieldTypeError struct{ err *json.UnmarshalTypeError }
-
-func (e fieldTypeError) Error() string {
-	return fmt.Sprintf("field %s is %s, which the format does not allow there", e.err.Field, withArticle(e.err.Value))
-}
-
-func (e fieldTypeError) Unwrap() error { return e.err }
-
-func typeError(err error) error {
+// describe says why a record of format could not be mapped, in the input's
+// terms rather than the Go types it is read into.
+func describe(err error, format string) string {
 	var ute *json.UnmarshalTypeError
-	if errors.As(err, &ute) && ute.Field != "" {
-		return fieldTypeError{ute}
+	switch {
+	case errors.As(err, &ute) && ute.Field != "":
+		return fmt.Sprintf("field %s is %s, which %s does not allow there", ute.Field, withArticle(ute.Value), formatName(format))
+	case errors.Is(err, errWrongShape):
+		return "a " + formatName(format) + " record whose identifying fields are all empty"
 	}
-	return err
+	return "the record does not fit the " + formatName(format) + " format"
 }
 
 func withArticle(w string) string {
@@ -422,7 +427,7 @@ func kind(tok json.Token) string {
 		}
 		return "object"
 	}
-	return fmt.Sprintf("%T", tok)
+	return "value"
 }
 
 func kindOf(b []byte) string {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 )
 
@@ -87,14 +86,14 @@ func (p *posReader) Read(b []byte) (int, error) {
 		from := p.in
 		p.in += int64(n)
 		if p.in > p.limit {
-			p.err = ErrTooLarge
+			p.err = &tooLargeError{limit: p.limit}
 			return 0, p.err
 		}
 		out := p.squeeze(chunk[:n], from)
 		p.kept = append(p.kept, b[:out]...)
 		p.n += int64(out)
 		if err != nil && !errors.Is(err, io.EOF) {
-			p.err = fmt.Errorf("read input: %w", err)
+			p.err = &ioError{"the input could not be read", err}
 			return out, p.err
 		}
 		// A chunk that was all dropped whitespace gives the decoder
