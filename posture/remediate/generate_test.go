@@ -379,3 +379,59 @@ func TestAvailableAgreesWithGenerate(t *testing.T) {
 		t.Error("Available is true for a finding whose bucket name fails validation")
 	}
 }
+
+// TestDeclarativeScriptsCheckAccountAndState: Terraform and CloudFormation
+// cannot run an account check or a state test the way the shell scripts
+// do, so every such script pins the finding's account (the linter's
+// account-pin rule) and its header says how to see the live state before
+// changing anything. The S3 rollback must restore the earlier settings, not
+// delete them.
+func TestDeclarativeScriptsCheckAccountAndState(t *testing.T) {
+	fx := fixtures()
+	n := 0
+	for _, check := range Kinds() {
+		for _, format := range FormatsFor(check) {
+			if format != Terraform && format != CloudFormation {
+				continue
+			}
+			n++
+			t.Run(check+"/"+string(format), func(t *testing.T) {
+				res, err := Generate(Input{Finding: fx[check]}, format)
+				if err != nil || res.Script == nil {
+					t.Fatalf("no script: %v %v", err, res.Refused)
+				}
+				body := res.Script.Body
+				want := []string{}
+				switch format {
+				case Terraform:
+					want = append(want, `allowed_account_ids = ["`+acct+`"]`, "Run terraform plan first")
+					if strings.Contains(body, "\nimport {") {
+						want = append(want, `"No changes" means the problem is already fixed`)
+					} else {
+						want = append(want, "(read-only)")
+					}
+				case CloudFormation:
+					want = append(want, `Ref: "AWS::AccountId"`, `- "`+acct+`"`, "Detect drift", "change set")
+				}
+				for _, w := range want {
+					if !strings.Contains(body, w) {
+						t.Errorf("script lacks %q", w)
+					}
+				}
+				if strings.Contains(strings.ToLower(body), "remove this resource block and apply") ||
+					strings.Contains(body, "back to false and update") {
+					t.Error("rollback deletes the settings instead of restoring the earlier ones")
+				}
+			})
+		}
+	}
+	if n < 10 {
+		t.Errorf("only %d declarative scripts checked", n)
+	}
+	bpa, _ := Generate(Input{Finding: fx["s3_bucket_public_access"]}, Terraform)
+	for _, w := range []string{"aws s3api get-public-access-block --region " + region + " --bucket acme-prod-exports", "back to the values you recorded"} {
+		if bpa.Script == nil || !strings.Contains(bpa.Script.Body, w) {
+			t.Errorf("S3 Terraform rollback lacks %q", w)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/optix-bot/optix-bot/posture"
@@ -25,6 +26,7 @@ const (
 	RuleUnquoted    = "unquoted"     // every expansion in double quotes
 	RulePlaceholder = "placeholder"  // no <placeholder> or CHANGEME outside marked operator inputs
 	RuleAssignOnce  = "assign-once"  // each variable assigned once
+	RuleAccountPin  = "account-pin"  // Terraform providers and CloudFormation rules pin the finding's account
 )
 
 // Lint checks a script against the finding it claims to fix. It returns no
@@ -37,16 +39,16 @@ func Lint(s *Script, f *posture.Finding) []Violation {
 	if f == nil {
 		f = &posture.Finding{}
 	}
-	var removals []string
+	var removals, literals []string
 	if k := kindByID[s.TemplateID]; k != nil {
-		removals = k.removals
+		removals, literals = k.removals, k.literals
 	}
 	var v []Violation
 	switch s.Format {
 	case Terraform:
-		v = lintHCL(s.Body)
+		v = lintHCL(s.Body, f)
 	case CloudFormation:
-		v = lintYAML(s.Body)
+		v = lintYAML(s.Body, f)
 	case AWSCLI, AzCLI, GCloud:
 		v = lintShell(s.Body, s.Format, removals)
 	default:
@@ -55,7 +57,7 @@ func Lint(s *Script, f *posture.Finding) []Violation {
 	if !s.Format.shell() {
 		v = append(v, lintDeclarativeText(s.Body)...)
 	}
-	v = append(v, lintIdentifiers(s.Body, f)...)
+	v = append(v, lintIdentifiers(s.Body, f, literals...)...)
 	sort.SliceStable(v, func(i, j int) bool { return v[i].Line < v[j].Line })
 	return v
 }
@@ -358,7 +360,7 @@ func lintDeclarativeText(body string) []Violation {
 	return v
 }
 
-func lintHCL(body string) []Violation {
+func lintHCL(body string, finding *posture.Finding) []Violation {
 	f, diags := hclparse.NewParser().ParseHCL([]byte(body), "fix.tf")
 	if diags.HasErrors() {
 		var v []Violation
@@ -397,15 +399,82 @@ func lintHCL(body string) []Violation {
 	if len(b.Blocks) == 0 {
 		v = append(v, Violation{Rule: RuleParse, Message: "no blocks"})
 	}
+	return append(v, hclAccountPin(b, finding)...)
+}
+
+// providerPins is the provider argument that restricts a Terraform
+// provider to one account, subscription or project, per provider name.
+// Terraform then refuses to plan with credentials for any other: the
+// declarative counterpart of the shell scripts' account check.
+var providerPins = map[string]string{"aws": "allowed_account_ids", "azurerm": "subscription_id", "google": "project"}
+
+// hclAccountPin checks that the script configures at least one provider
+// and that every provider we know is pinned to the finding's account.
+func hclAccountPin(b *hclsyntax.Body, f *posture.Finding) []Violation {
+	var v []Violation
+	want := strings.ToLower(f.Account)
+	providers := 0
+	for _, blk := range b.Blocks {
+		if blk.Type != "provider" || len(blk.Labels) != 1 {
+			continue
+		}
+		providers++
+		line := blk.TypeRange.Start.Line
+		attr, ok := providerPins[blk.Labels[0]]
+		if !ok {
+			v = append(v, Violation{Rule: RuleAccountPin, Line: line, Message: "provider " + blk.Labels[0] + " cannot be pinned to the finding's account"})
+			continue
+		}
+		a, ok := blk.Body.Attributes[attr]
+		if !ok {
+			v = append(v, Violation{Rule: RuleAccountPin, Line: line, Message: "provider " + blk.Labels[0] + " has no " + attr})
+			continue
+		}
+		got, ok := literalStrings(a.Expr)
+		if !ok || len(got) != 1 || want == "" || strings.ToLower(got[0]) != want {
+			v = append(v, Violation{Rule: RuleAccountPin, Line: a.SrcRange.Start.Line, Message: attr + " must be exactly the finding's account"})
+		}
+	}
+	if providers == 0 {
+		v = append(v, Violation{Rule: RuleAccountPin, Message: "no provider block pins the finding's account"})
+	}
 	return v
 }
 
-func lintYAML(body string) []Violation {
+// literalStrings reads a string or a list of strings written as literals.
+func literalStrings(e hclsyntax.Expression) ([]string, bool) {
+	val, diags := e.Value(nil)
+	if diags.HasErrors() || !val.IsWhollyKnown() || val.IsNull() {
+		return nil, false
+	}
+	t := val.Type()
+	if t == cty.String {
+		return []string{val.AsString()}, true
+	}
+	if !t.IsTupleType() && !t.IsListType() {
+		return nil, false
+	}
+	var out []string
+	for _, x := range val.AsValueSlice() {
+		if x.IsNull() || x.Type() != cty.String {
+			return nil, false
+		}
+		out = append(out, x.AsString())
+	}
+	return out, true
+}
+
+func lintYAML(body string, f *posture.Finding) []Violation {
 	var doc struct {
 		Resources map[string]struct {
 			Type           string `yaml:"Type"`
 			DeletionPolicy string `yaml:"DeletionPolicy"`
 		} `yaml:"Resources"`
+		Rules map[string]struct {
+			Assertions []struct {
+				Assert any `yaml:"Assert"`
+			} `yaml:"Assertions"`
+		} `yaml:"Rules"`
 	}
 	if err := yaml.Unmarshal([]byte(body), &doc); err != nil {
 		return []Violation{{Rule: RuleParse, Message: "not valid YAML: " + err.Error()}}
@@ -428,5 +497,38 @@ func lintYAML(body string) []Violation {
 			v = append(v, Violation{Rule: RuleDestructive, Message: "resource " + n + " has DeletionPolicy: Delete"})
 		}
 	}
+	pinned := false
+	for _, r := range doc.Rules {
+		for _, a := range r.Assertions {
+			pinned = pinned || assertsAccount(a.Assert, f.Account)
+		}
+	}
+	if !pinned {
+		v = append(v, Violation{Rule: RuleAccountPin, Message: `no Rules assertion Fn::Equals [Ref "AWS::AccountId", the finding's account]`})
+	}
 	return v
+}
+
+// assertsAccount reports whether a rule assertion is, in the long form we
+// write, Fn::Equals of the AWS::AccountId pseudo parameter and the
+// account: CloudFormation then refuses the stack operation anywhere else.
+func assertsAccount(a any, account string) bool {
+	m, ok := a.(map[string]any)
+	if !ok || len(m) != 1 || account == "" {
+		return false
+	}
+	args, ok := m["Fn::Equals"].([]any)
+	if !ok || len(args) != 2 {
+		return false
+	}
+	ref, lit := false, false
+	for _, x := range args {
+		switch x := x.(type) {
+		case map[string]any:
+			ref = ref || (len(x) == 1 && x["Ref"] == "AWS::AccountId")
+		case string:
+			lit = lit || x == account
+		}
+	}
+	return ref && lit
 }

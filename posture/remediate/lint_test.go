@@ -23,11 +23,19 @@ fi
 `
 
 const tfPrelude = `provider "aws" {
-  region = "eu-west-1"
+  region              = "eu-west-1"
+  allowed_account_ids = ["111122223333"]
 }
 `
 
 const cfnPrelude = `AWSTemplateFormatVersion: "2010-09-09"
+Rules:
+  Account:
+    Assertions:
+      - Assert:
+          Fn::Equals:
+            - Ref: "AWS::AccountId"
+            - "111122223333"
 Resources:
   Fixed:
     Type: AWS::S3::Bucket
@@ -118,6 +126,21 @@ func TestLintRules(t *testing.T) {
 		{name: "unquoted ${VAR}", format: AWSCLI, body: shellPrelude + `aws s3api put-bucket-versioning --bucket ${BUCKET} --versioning-configuration "Status=Enabled"`, want: []string{RuleUnquoted}},
 		{name: "unquoted $( )", format: AWSCLI, body: shellPrelude + `X=$(aws s3api list-buckets --query "Buckets[0].Name" --output text)`, want: []string{RuleUnquoted}},
 		{name: "unquoted glob", format: AWSCLI, body: shellPrelude + `echo *`, want: []string{RuleUnquoted}},
+
+		// Account pin: Terraform and CloudFormation cannot ask the caller
+		// who they are, so the provider or a rule must refuse other accounts.
+		{name: "terraform provider without allowed_account_ids", format: Terraform, body: "provider \"aws\" {\n  region = \"eu-west-1\"\n}\nresource \"aws_s3_bucket_versioning\" \"x\" {\n  bucket = \"acme-prod-exports\"\n}\n", want: []string{RuleAccountPin}},
+		{name: "terraform pinned to another account", format: Terraform, body: strings.Replace(tfPrelude, "111122223333", "999988887777", 1), want: []string{RuleAccountPin, RuleIdentifier}},
+		{name: "terraform pinned to two accounts", format: Terraform, body: strings.Replace(tfPrelude, `["111122223333"]`, `["111122223333", "999988887777"]`, 1), want: []string{RuleAccountPin, RuleIdentifier}},
+		{name: "terraform pin from a variable", format: Terraform, body: strings.Replace(tfPrelude, `["111122223333"]`, `[var.account]`, 1), want: []string{RuleAccountPin}},
+		{name: "terraform without a provider block", format: Terraform, body: "resource \"aws_s3_bucket_versioning\" \"x\" {\n  bucket = \"acme-prod-exports\"\n}\n", want: []string{RuleAccountPin}},
+		{name: "terraform provider that cannot be pinned", format: Terraform, body: tfPrelude + "provider \"null\" {}\n", want: []string{RuleAccountPin}},
+		{name: "cloudformation without Rules", format: CloudFormation, body: "AWSTemplateFormatVersion: \"2010-09-09\"\nResources:\n  Fixed:\n    Type: AWS::S3::Bucket\n", want: []string{RuleAccountPin}},
+		{name: "cloudformation rule for another account", format: CloudFormation, body: strings.Replace(cfnPrelude, `- "111122223333"`, `- "999988887777"`, 1), want: []string{RuleAccountPin, RuleIdentifier}},
+		{name: "cloudformation rule on the region only", format: CloudFormation, body: strings.Replace(strings.Replace(cfnPrelude, "AWS::AccountId", "AWS::Region", 1), `- "111122223333"`, `- "eu-west-1"`, 1), want: []string{RuleAccountPin}},
+
+		{name: "import id default outside the EBS kind", format: Terraform, body: tfPrelude + "import {\n  to = aws_s3_bucket_versioning.x\n  id = \"default\"\n}\n", want: []string{RuleIdentifier}},
+		{name: "import id default for the EBS kind", format: Terraform, template: "aws-ebs-default-encryption", body: tfPrelude + "import {\n  to = aws_ebs_encryption_by_default.x\n  id = \"default\"\n}\n"},
 
 		// Placeholders, single assignment, header.
 		{name: "placeholder in shell", format: AWSCLI, body: shellPrelude + `aws s3api put-bucket-logging --bucket "${BUCKET}" --bucket-logging-status "<log_bucket>"`, want: []string{RulePlaceholder}},

@@ -80,8 +80,15 @@ func (k knownIdents) arnOK(s string) bool {
 	return res != "" && k.known(res)
 }
 
-func lintIdentifiers(body string, f *posture.Finding) []Violation {
+// lintIdentifiers checks identifier-looking literals against the finding.
+// literals are the few fixed ids one template kind may also use (the
+// singleton "default" of EBS default encryption), allowed for that kind
+// only.
+func lintIdentifiers(body string, f *posture.Finding, literals ...string) []Violation {
 	k := identsOf(f)
+	for _, l := range literals {
+		k.values[strings.ToLower(l)] = true
+	}
 	var v []Violation
 	bad := func(line int, what, val string) {
 		v = append(v, Violation{Rule: RuleIdentifier, Line: line, Message: what + " " + val + " is not the finding's"})

@@ -11,7 +11,7 @@ import (
 
 // version is the release of the template set; bump the suffix when any
 // template's text changes, so audit entries say which wording ran.
-const version = "2026-12-03.1"
+const version = "2026-12-03.2"
 
 var allKinds = []*kind{
 	{
@@ -104,7 +104,9 @@ var allKinds = []*kind{
 		id: "aws-ebs-default-encryption", version: version, provider: "aws",
 		checks:  []string{"ec2_ebs_default_encryption"},
 		formats: []Format{AWSCLI, Terraform},
-		bind:    bindRegionOnly,
+		// The Terraform import id of the region's one setting.
+		literals: []string{"default"},
+		bind:     bindRegionOnly,
 		steps: []string{
 			"In the EC2 console for the region, open Settings > EBS encryption, choose Manage and enable encryption by default.",
 			"Existing volumes are unchanged; encrypt them by snapshot and encrypted copy.",
