@@ -302,12 +302,18 @@ func bindSG(in Input, check string) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	type rule struct{ Key, Match, Perm, Label string }
+	// Match selects the rule that is exactly the offending exposure (the
+	// one revoked); Covers selects every rule that admits the same traffic,
+	// whatever else it opens: all protocols, or a TCP range around the
+	// port. JMESPath number literals need backticks, which the linter
+	// refuses, so numbers come from to_number('...').
+	type rule struct{ Key, Match, Covers, Perm, Label string }
 	tcp := func(p int) rule {
 		n := strconv.Itoa(p)
 		return rule{Key: n, Label: "TCP port " + n,
-			Match: fmt.Sprintf("IpProtocol=='tcp' && to_string(FromPort)=='%d' && to_string(ToPort)=='%d'", p, p),
-			Perm:  fmt.Sprintf("IpProtocol=tcp,FromPort=%d,ToPort=%d", p, p)}
+			Match:  fmt.Sprintf("IpProtocol=='tcp' && to_string(FromPort)=='%d' && to_string(ToPort)=='%d'", p, p),
+			Covers: fmt.Sprintf("(IpProtocol=='-1' || ((IpProtocol=='tcp' || IpProtocol=='6') && FromPort <= to_number('%d') && ToPort >= to_number('%d')))", p, p),
+			Perm:   fmt.Sprintf("IpProtocol=tcp,FromPort=%d,ToPort=%d", p, p)}
 	}
 	var rules []rule
 	var what string
@@ -317,7 +323,9 @@ func bindSG(in Input, check string) (map[string]any, error) {
 	case "ec2_securitygroup_allow_ingress_from_internet_to_tcp_port_3389":
 		rules, what = []rule{tcp(3389)}, "RDP (TCP 3389)"
 	case "ec2_securitygroup_allow_ingress_from_internet_to_all_ports":
-		rules = []rule{{Key: "ALL", Label: "all traffic", Match: "IpProtocol=='-1'", Perm: "IpProtocol=-1"}}
+		rules = []rule{{Key: "ALL", Label: "all traffic", Match: "IpProtocol=='-1'", Perm: "IpProtocol=-1",
+			// Every TCP or UDP port, short of all protocols.
+			Covers: "(IpProtocol=='-1' || (FromPort <= to_number('0') && ToPort >= to_number('65535')))"}}
 		what = "all traffic"
 	default:
 		// "Any port": only the ports the source reported open can be

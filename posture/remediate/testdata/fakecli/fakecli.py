@@ -1,0 +1,140 @@
+"""A stand-in for the aws, az and gcloud CLIs, for running generated
+scripts in tests. It knows only the calls the firewall templates make,
+keeps the cloud's state in a JSON file (FAKECLI_STATE), evaluates --query
+with the same jmespath library the real CLIs use, and logs every call to
+FAKECLI_LOG. Any call it does not know fails loudly, so a template that
+starts calling something new fails its test instead of passing silently.
+"""
+import json
+import os
+import re
+import sys
+
+import jmespath
+
+
+def load():
+    with open(os.environ["FAKECLI_STATE"]) as f:
+        return json.load(f)
+
+
+def save(state):
+    with open(os.environ["FAKECLI_STATE"], "w") as f:
+        json.dump(state, f)
+
+
+def opts(args):
+    out, i = {}, 0
+    pos = []
+    while i < len(args):
+        a = args[i]
+        if a.startswith("--"):
+            if i + 1 < len(args) and not args[i + 1].startswith("--"):
+                out[a] = args[i + 1]
+                i += 2
+            else:
+                out[a] = True
+                i += 1
+        else:
+            pos.append(a)
+            i += 1
+    return pos, out
+
+
+def text(v, null):
+    if v is None:
+        return null
+    if isinstance(v, bool):
+        return "True" if v else "False"
+    if isinstance(v, list):
+        return "\t".join(text(x, null) for x in v)
+    return str(v)
+
+
+def fail(msg):
+    sys.stderr.write("fakecli: " + msg + "\n")
+    sys.exit(2)
+
+
+def aws(args, state):
+    pos, o = opts(args)
+    cmd = " ".join(pos[:2])
+    if cmd == "sts get-caller-identity":
+        return state["account"]
+    if o.get("--region") != state["region"]:
+        fail("wrong region %r" % o.get("--region"))
+    if cmd == "ec2 describe-security-group-rules":
+        m = re.fullmatch(r"Name=group-id,Values=(sg-[0-9a-f]+)", o["--filters"])
+        if not m:
+            fail("unexpected filter " + o["--filters"])
+        rules = [r for r in state["rules"] if r["GroupId"] == m.group(1)]
+        return text(jmespath.search(o["--query"], {"SecurityGroupRules": rules}), "None")
+    if cmd == "ec2 revoke-security-group-ingress":
+        m = re.fullmatch(r"IpProtocol=(-1|tcp)(?:,FromPort=(\d+),ToPort=(\d+))?,(IpRanges=\[\{CidrIp=([^}]+)\}\]|Ipv6Ranges=\[\{CidrIpv6=([^}]+)\}\])",
+                         o["--ip-permissions"])
+        if not m:
+            fail("unexpected permissions " + o["--ip-permissions"])
+        proto, lo, hi, _, v4, v6 = m.groups()
+        lo = int(lo) if lo else -1
+        hi = int(hi) if hi else -1
+
+        def same(r):
+            return (r["GroupId"] == o["--group-id"] and not r["IsEgress"] and r["IpProtocol"] == proto
+                    and r["FromPort"] == lo and r["ToPort"] == hi
+                    and r.get("CidrIpv4") == v4 and r.get("CidrIpv6") == v6)
+        left = [r for r in state["rules"] if not same(r)]
+        if len(left) == len(state["rules"]):
+            fail("InvalidPermission.NotFound")
+        state["rules"] = left
+        save(state)
+        return None
+    fail("unknown aws call " + " ".join(args))
+
+
+def az(args, state):
+    pos, o = opts(args)
+    cmd = " ".join(pos)
+    if cmd == "account show":
+        return state["subscription"]
+    if o.get("--subscription") != state["subscription"] or o.get("--nsg-name") != state["nsg"]:
+        fail("wrong subscription or NSG")
+    if cmd == "network nsg rule list":
+        return text(jmespath.search(o["--query"], state["rules"]), "")
+    named = [r for r in state["rules"] if r["name"] == o.get("--name")]
+    if not named:
+        fail("no rule " + str(o.get("--name")))
+    if cmd == "network nsg rule show":
+        return json.dumps(named[0])
+    if cmd == "network nsg rule delete":
+        state["rules"] = [r for r in state["rules"] if r["name"] != o["--name"]]
+        save(state)
+        return None
+    fail("unknown az call " + " ".join(args))
+
+
+def gcloud(args, state):
+    pos, o = opts(args)
+    if pos == ["config", "get-value", "project"]:
+        return state["project"]
+    if o.get("--project") != state["project"] or pos[3:] != [state["firewall"]]:
+        fail("wrong project or rule")
+    cmd = " ".join(pos[:3])
+    if cmd == "compute firewall-rules describe" and o.get("--format") == "value(sourceRanges)":
+        return ";".join(state["sourceRanges"])
+    if cmd == "compute firewall-rules update":
+        state["sourceRanges"] = o["--source-ranges"].split(",")
+        save(state)
+        return None
+    fail("unknown gcloud call " + " ".join(args))
+
+
+def main():
+    tool, args = sys.argv[1], sys.argv[2:]
+    with open(os.environ["FAKECLI_LOG"], "a") as f:
+        f.write(" ".join([tool] + args) + "\n")
+    out = {"aws": aws, "az": az, "gcloud": gcloud}[tool](args, load())
+    if out is not None:
+        print(out)
+
+
+main()
