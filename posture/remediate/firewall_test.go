@@ -1,6 +1,7 @@
 package remediate
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
@@ -91,6 +92,102 @@ func TestSecurityGroupScriptRun(t *testing.T) {
 			for _, id := range tt.kept {
 				if !ids[id] {
 					t.Errorf("%s revoked, want it left alone", id)
+				}
+			}
+		})
+	}
+}
+
+// nsgRule is one entry of az network nsg rule list.
+func nsgRule(name, port string, ports []string, src string, srcs []string, mod ...func(map[string]any)) map[string]any {
+	r := map[string]any{"name": name, "direction": "Inbound", "access": "Allow", "protocol": "Tcp", "priority": 100,
+		"destinationPortRange": nil, "destinationPortRanges": []string{}, "sourceAddressPrefix": nil, "sourceAddressPrefixes": []string{}}
+	if port != "" {
+		r["destinationPortRange"] = port
+	}
+	if ports != nil {
+		r["destinationPortRanges"] = ports
+	}
+	if src != "" {
+		r["sourceAddressPrefix"] = src
+	}
+	if srcs != nil {
+		r["sourceAddressPrefixes"] = srcs
+	}
+	for _, m := range mod {
+		m(r)
+	}
+	return r
+}
+
+// TestNSGScriptRun runs the NSG script against rule sets. Only a rule
+// that is exactly port 22 from one internet source is deleted; any other
+// rule that admits the port from the internet (a range, "*", plural
+// ports or sources) is left alone and makes the script fail, never say
+// Done or "nothing to do".
+func TestNSGScriptRun(t *testing.T) {
+	deny := func(r map[string]any) { r["access"] = "Deny" }
+	udp := func(r map[string]any) { r["protocol"] = "Udp" }
+	var manyRanges []map[string]any
+	for i := 0; i < maxRanges+1; i++ {
+		p := 30000 + i*10
+		manyRanges = append(manyRanges, nsgRule("r"+string(rune('a'+i)), "", nil, "Internet", nil, func(r map[string]any) {
+			r["destinationPortRange"] = strconv.Itoa(p) + "-" + strconv.Itoa(p+5)
+		}))
+	}
+	tests := []struct {
+		name     string
+		rules    []map[string]any
+		wantCode int
+		wantOut  string
+		deleted  []string
+		kept     []string
+	}{
+		{name: "exact rule deleted", rules: []map[string]any{nsgRule("ssh-any", "22", nil, "*", nil), nsgRule("ssh-office", "22", nil, "203.0.113.0/24", nil)},
+			wantOut: "Done", deleted: []string{"ssh-any"}, kept: []string{"ssh-office"}},
+		{name: "nothing from the internet", rules: []map[string]any{nsgRule("ssh-office", "22", nil, "203.0.113.0/24", nil), nsgRule("ssh-deny", "22", nil, "*", nil, deny), nsgRule("ssh-udp", "22", nil, "*", nil, udp)},
+			wantOut: "nothing to do", kept: []string{"ssh-office", "ssh-deny", "ssh-udp"}},
+		{name: "port range 20-25", rules: []map[string]any{nsgRule("low-ports", "20-25", nil, "Internet", nil)},
+			wantCode: 1, wantOut: "20-25", kept: []string{"low-ports"}},
+		{name: "plural destination ports", rules: []map[string]any{nsgRule("web-and-ssh", "", []string{"80", "22"}, "0.0.0.0/0", nil)},
+			wantCode: 1, wantOut: "web-and-ssh", kept: []string{"web-and-ssh"}},
+		{name: "plural ranges", rules: []map[string]any{nsgRule("admin", "", []string{"8000-8080", "10-30"}, "", []string{"0.0.0.0/0"})},
+			wantCode: 1, wantOut: "10-30", kept: []string{"admin"}},
+		{name: "plural sources", rules: []map[string]any{nsgRule("mixed-src", "22", nil, "", []string{"10.0.0.0/8", "::/0"})},
+			wantCode: 1, wantOut: "mixed-src", kept: []string{"mixed-src"}},
+		{name: "any port is wider, not deleted", rules: []map[string]any{nsgRule("allow-all", "*", nil, "Internet", nil)},
+			wantCode: 1, wantOut: "allow-all", kept: []string{"allow-all"}},
+		{name: "exact deleted but a range remains", rules: []map[string]any{nsgRule("ssh-any", "22", nil, "Any", nil), nsgRule("low-ports", "1-1024", nil, "*", nil)},
+			wantCode: 1, wantOut: "1-1024", deleted: []string{"ssh-any"}, kept: []string{"low-ports"}},
+		{name: "ranges that miss the port", rules: []map[string]any{nsgRule("web", "8000-8080", nil, "Internet", nil), nsgRule("low", "1-21", nil, "Internet", nil), nsgRule("ssh-any", "22", nil, "0.0.0.0/0", nil)},
+			wantOut: "Done", deleted: []string{"ssh-any"}, kept: []string{"web", "low"}},
+		{name: "two exact rules", rules: []map[string]any{nsgRule("a", "22", nil, "*", nil), nsgRule("b", "22", nil, "Internet", nil)},
+			wantCode: 1, wantOut: "by hand", kept: []string{"a", "b"}},
+		{name: "more ranges than the script compares", rules: manyRanges, wantCode: 1, wantOut: "more than"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := script(t, fixtures()["network_ssh_internet_access_restricted"])
+			r := runScript(t, body, map[string]any{"subscription": azSub, "nsg": "web-nsg", "rules": tt.rules})
+			out := r.stdout + r.stderr
+			if r.code != tt.wantCode || !strings.Contains(out, tt.wantOut) {
+				t.Errorf("exit %d, want %d with %q; output:\n%s", r.code, tt.wantCode, tt.wantOut, out)
+			}
+			if tt.wantCode != 0 && (strings.Contains(out, "Done") || strings.Contains(out, "nothing to do")) {
+				t.Errorf("failed run claims success:\n%s", out)
+			}
+			names := map[string]bool{}
+			for _, x := range r.state["rules"].([]any) {
+				names[x.(map[string]any)["name"].(string)] = true
+			}
+			for _, n := range tt.deleted {
+				if names[n] {
+					t.Errorf("%s not deleted", n)
+				}
+			}
+			for _, n := range tt.kept {
+				if !names[n] {
+					t.Errorf("%s deleted, want it left alone", n)
 				}
 			}
 		})

@@ -605,10 +605,36 @@ func bindNSG(in Input, check string) (map[string]any, error) {
 	}
 	d["NSG"] = name
 	d["Port"] = port
-	// The internet as an NSG source: "*", "Any", "Internet", 0.0.0.0/0 or
-	// ::/0; the port as a single value or "*" (a range is left to a person).
-	d["SourceMatch"] = "(sourceAddressPrefix=='*' || sourceAddressPrefix=='Internet' || sourceAddressPrefix=='Any' || sourceAddressPrefix=='0.0.0.0/0' || sourceAddressPrefix=='::/0')"
-	d["PortMatch"] = "(destinationPortRange=='" + port + "' || destinationPortRange=='*')"
+	// The internet as an NSG source: "*", "Any", "Internet", 0.0.0.0 or
+	// any "/0" prefix, in sourceAddressPrefix or the plural
+	// sourceAddressPrefixes. Only Allow rules for TCP (or every protocol)
+	// admit the port.
+	inet := func(x string) string {
+		var alts []string
+		for _, v := range []string{"*", "Internet", "internet", "Any", "any", "0.0.0.0"} {
+			alts = append(alts, x+"=='"+v+"'")
+		}
+		return "(" + strings.Join(alts, " || ") + " || ends_with(" + x + ", '/0'))"
+	}
+	single := inet("not_null(sourceAddressPrefix, '')")
+	anySource := "(" + single + " || not_null(sourceAddressPrefixes, [])[?" + inet("@") + "])"
+	allow := "direction=='Inbound' && access=='Allow' && (protocol=='Tcp' || protocol=='TCP' || protocol=='*')"
+	// Exact: the one port, one internet source, nothing else; only such a
+	// rule is deleted.
+	d["ExactMatch"] = allow + " && " + single + " && !not_null(sourceAddressPrefixes, []) && destinationPortRange=='" + port +
+		"' && !not_null(destinationPortRanges, [])"
+	// Wider: any internet source and the port itself or "*", singular or
+	// in the plural list. Port ranges ("20-25") cannot be compared in
+	// JMESPath, so RangeSpecs hands them to the script, which compares the
+	// numbers itself.
+	d["CoverMatch"] = allow + " && " + anySource + " && (destinationPortRange=='*' || destinationPortRange=='" + port +
+		"' || not_null(destinationPortRanges, [])[?@=='*' || @=='" + port + "'])"
+	d["RangeSpecs"] = "join(',', [?" + allow + " && " + anySource +
+		"].[not_null(destinationPortRange, ''), not_null(destinationPortRanges, [])] | [] | [] | [?contains(@, '-')])"
+	d["RangeRules"] = "join(', ', [?" + allow + " && " + anySource +
+		" && (contains(not_null(destinationPortRange, ''), '-') || not_null(destinationPortRanges, [])[?contains(@, '-')])].name)"
+	d["Slots"] = slots(maxRanges)
+	d["MaxRanges"] = maxRanges
 	d["Resource"] = fmt.Sprintf("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/networkSecurityGroups/%s", d["Account"], id.ResourceGroup, name)
 	return d, nil
 }
@@ -669,4 +695,21 @@ func bindFirewall(in Input, check string) (map[string]any, error) {
 	}
 	d["Resource"] = fmt.Sprintf("projects/%s/global/firewalls/%s", d["Account"], name)
 	return d, nil
+}
+
+// maxRanges is how many comma-separated values a script takes apart
+// without a loop (the linter allows none): more than that and the script
+// stops and asks for a person.
+const maxRanges = 8
+
+// slot is one step of taking a comma-separated list apart in bash:
+// item N is what precedes the first comma of rest Prev.
+type slot struct{ N, Prev int }
+
+func slots(n int) []slot {
+	out := make([]slot, n)
+	for i := range out {
+		out[i] = slot{N: i + 1, Prev: i}
+	}
+	return out
 }
