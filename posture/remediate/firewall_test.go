@@ -193,3 +193,59 @@ func TestNSGScriptRun(t *testing.T) {
 		})
 	}
 }
+
+// TestGCPFirewallScriptRun: the firewall script acts on ::/0 as well as
+// 0.0.0.0/0, and refuses operator ranges that take in the whole internet
+// or a large part of it, before changing anything.
+func TestGCPFirewallScriptRun(t *testing.T) {
+	tests := []struct {
+		name     string
+		ranges   []string // the rule's source ranges before
+		allowed  string   // ALLOWED_SOURCE_RANGES
+		wantCode int
+		wantOut  string
+		after    []string // nil: unchanged
+	}{
+		{name: "IPv4 internet replaced", ranges: []string{"0.0.0.0/0"}, allowed: "35.235.240.0/20",
+			wantOut: "Done", after: []string{"35.235.240.0/20"}},
+		{name: "IPv6 internet replaced", ranges: []string{"10.0.0.0/8", "::/0"}, allowed: "10.0.0.0/8,2001:db8:1::/48",
+			wantOut: "Done", after: []string{"10.0.0.0/8", "2001:db8:1::/48"}},
+		{name: "already narrow", ranges: []string{"10.0.0.0/8"}, allowed: "35.235.240.0/20", wantOut: "nothing to do"},
+		{name: "refuses 0.0.0.0/0", ranges: []string{"0.0.0.0/0"}, allowed: "0.0.0.0/0", wantCode: 1, wantOut: "0.0.0.0/0"},
+		{name: "refuses half the internet", ranges: []string{"0.0.0.0/0"}, allowed: "35.235.240.0/20,0.0.0.0/1", wantCode: 1, wantOut: "0.0.0.0/1"},
+		{name: "refuses ::/0", ranges: []string{"0.0.0.0/0"}, allowed: "::/0", wantCode: 1, wantOut: "::/0"},
+		{name: "refuses a wide IPv6 range", ranges: []string{"::/0"}, allowed: "2000::/3", wantCode: 1, wantOut: "2000::/3"},
+		{name: "refuses a prefix that is not a number", ranges: []string{"0.0.0.0/0"}, allowed: "10.0.0.0/x", wantCode: 1, wantOut: "10.0.0.0/x"},
+		{name: "refuses too many ranges", ranges: []string{"0.0.0.0/0"}, allowed: "10.0.0.1,10.0.0.2,10.0.0.3,10.0.0.4,10.0.0.5,10.0.0.6,10.0.0.7,10.0.0.8,0.0.0.0/0",
+			wantCode: 1, wantOut: "more than"},
+		{name: "needs the operator input", ranges: []string{"0.0.0.0/0"}, wantCode: 1, wantOut: "Set ALLOWED_SOURCE_RANGES"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := script(t, fixtures()["compute_firewall_ssh_access_from_the_internet_allowed"])
+			var env []string
+			if tt.allowed != "" {
+				env = append(env, "ALLOWED_SOURCE_RANGES="+tt.allowed)
+			}
+			r := runScript(t, body, map[string]any{"project": gcpProj, "firewall": "allow-ssh", "sourceRanges": tt.ranges}, env...)
+			out := r.stdout + r.stderr
+			if r.code != tt.wantCode || !strings.Contains(out, tt.wantOut) {
+				t.Errorf("exit %d, want %d with %q; output:\n%s", r.code, tt.wantCode, tt.wantOut, out)
+			}
+			var got []string
+			for _, x := range r.state["sourceRanges"].([]any) {
+				got = append(got, x.(string))
+			}
+			want := tt.after
+			if want == nil {
+				want = tt.ranges
+				if r.called("gcloud compute firewall-rules update") {
+					t.Error("the rule was updated")
+				}
+			}
+			if strings.Join(got, ",") != strings.Join(want, ",") {
+				t.Errorf("source ranges after = %v, want %v", got, want)
+			}
+		})
+	}
+}

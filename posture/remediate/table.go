@@ -243,7 +243,7 @@ var allKinds = []*kind{
 		bind:    bindFirewall,
 		steps: []string{
 			"In the Cloud console, open VPC network > Firewall and edit the rule.",
-			"Replace 0.0.0.0/0 in the source ranges with your trusted ranges (IAP TCP forwarding uses 35.235.240.0/20).",
+			"Replace 0.0.0.0/0 and ::/0 in the source ranges with your trusted ranges (IAP TCP forwarding uses 35.235.240.0/20).",
 		},
 	},
 }
@@ -689,6 +689,8 @@ func bindFirewall(in Input, check string) (map[string]any, error) {
 		return nil, err
 	}
 	d["Firewall"] = name
+	d["Slots"] = slots(maxRanges)
+	d["MaxRanges"] = maxRanges
 	d["Port"] = "22"
 	if check == "compute_firewall_rdp_access_from_the_internet_allowed" {
 		d["Port"] = "3389"
