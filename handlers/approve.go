@@ -58,7 +58,7 @@ func (h Decide) Run(ctx context.Context, req bot.Request) bot.Reply {
 	if err != nil {
 		return bot.Fail(lookupSentence(req.Args[0], err))
 	}
-	now := h.now()
+	now := h.Now()
 	var outcome string
 	updated, err := h.Requests.UpdateRequest(ctx, cr.ID, func(cr *store.ChangeRequest) (store.AuditRecord, error) {
 		if err := decidable(cr, now); err != nil {
@@ -106,7 +106,7 @@ func (h Decide) Run(ctx context.Context, req bot.Request) bot.Reply {
 			h.audit(ctx, req, cr.ID, r.msg)
 			return bot.Fail(r.msg)
 		}
-		h.log().Error("decide change request", "err", err, "request", cr.ID)
+		h.Log.Error("decide change request", "err", err, "request", cr.ID)
 		return bot.Fail("The decision could not be recorded, so nothing changed; the error is logged.")
 	}
 	return h.decisionReply(req, updated, outcome)
@@ -165,22 +165,8 @@ func decidable(cr *store.ChangeRequest, now time.Time) error {
 func (h Decide) audit(ctx context.Context, req bot.Request, subject, reason string) {
 	if _, err := h.Requests.Append(ctx, store.AuditRecord{Actor: req.User.ID, Action: "refused", Subject: subject,
 		Details: map[string]string{"verb": req.Verb, "reason": reason}}); err != nil {
-		h.log().Error("audit refusal", "err", err)
+		h.Log.Error("audit refusal", "err", err)
 	}
-}
-
-func (h Decide) now() time.Time {
-	if h.Now != nil {
-		return h.Now()
-	}
-	return time.Now()
-}
-
-func (h Decide) log() *slog.Logger {
-	if h.Log != nil {
-		return h.Log
-	}
-	return slog.Default()
 }
 
 func lookupSentence(id string, err error) string {

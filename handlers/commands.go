@@ -24,6 +24,13 @@ type Deps struct {
 // and the role it needs. /optix help (added by the router) and the role
 // check both read it.
 func Commands(d Deps) []bot.Command {
+	// Handlers use these without checking, so fill them once here.
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
 	cmds := []bot.Command{
 		{Verb: "top-risks", Args: "[N] [provider=aws|azure|gcp] [account=ID] [env=production|staging|dev|sandbox] [min=critical|high|medium|low]",
 			Summary: "The N (default 10, 1-50) riskiest findings and clusters, explained.", Role: bot.RoleViewer,

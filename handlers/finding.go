@@ -101,9 +101,14 @@ func findingReply(cur *Assessed, s *posture.Scored) bot.Reply {
 
 	guide := bot.Section{Heading: "How to fix", Text: numbered(remediate.Guidance(s.Check))}
 	rep.Sections = append(rep.Sections, guide)
-	if slices.Contains(remediate.Kinds(), s.Check.ID) {
+	// Available renders and lints the script, so the footer never promises
+	// one that /optix fix would then withhold.
+	switch {
+	case remediate.Available(remediate.Input{Finding: f, Check: s.Check, Attr: s.Attr}, ""):
 		rep.Footer = fmt.Sprintf("A vetted script is available: /optix fix %s", f.ID)
-	} else {
+	case slices.Contains(remediate.Kinds(), s.Check.ID):
+		rep.Footer = "A template exists for this check, but not a safe script for this resource (its identifiers did not pass validation); follow the steps above."
+	default:
 		rep.Footer = "No script template for this check yet; follow the steps above."
 	}
 	return rep

@@ -1,10 +1,12 @@
 package handlers
 
 import (
+	"context"
 	"strings"
 	"testing"
 
 	"github.com/optix-bot/optix-bot/bot/console"
+	"github.com/optix-bot/optix-bot/posture"
 )
 
 func TestFindingView(t *testing.T) {
@@ -49,5 +51,25 @@ func TestFindingErrors(t *testing.T) {
 		if rep.OK || !strings.HasPrefix(rep.Error, tt.want) {
 			t.Errorf("%.40s: %q, want %q", tt.text, rep.Error, tt.want)
 		}
+	}
+}
+
+// Regression: the finding view promised a script for a finding whose
+// identifiers then failed validation, and /optix fix gave manual steps.
+func TestFindingViewPromisesOnlyScriptsThatRender(t *testing.T) {
+	f := posture.Finding{Source: "optix", Rule: "AR-251", Check: "s3_bucket_public_access", Provider: "aws", Account: "111122223333",
+		Region: "us-east-1", Resource: posture.Resource{ID: "arn:aws:s3:::bucket$(curl evil)", Name: "bucket$(curl evil)"},
+		Severity: posture.SeverityCritical, Status: posture.StatusOpen}
+	f.ID = posture.FindingID(f.Provider, f.Account, f.Check, f.Resource.ID)
+	h := newHarness(t, harnessOpts{puller: PullFunc(func(context.Context) (*Pull, error) {
+		return &Pull{Source: "test", Started: fixedNow, Finished: fixedNow, Findings: []posture.Finding{f}}, nil
+	})})
+	view := h.ask(t, "alice", "/optix finding "+f.ID)
+	if !view.OK || strings.Contains(view.Footer, "A vetted script is available") {
+		t.Errorf("footer = %q", view.Footer)
+	}
+	fix := h.ask(t, "alice", "/optix fix "+f.ID)
+	if !fix.OK || fix.Code != nil || len(fix.Buttons) != 0 {
+		t.Errorf("a hostile identifier produced a script: %+v", fix.Code)
 	}
 }

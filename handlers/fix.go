@@ -78,7 +78,7 @@ func (h Fix) Run(ctx context.Context, req bot.Request) bot.Reply {
 			}
 			return bot.Fail(fmt.Sprintf("%s has no %s template; try %s.", s.Check.ID, format, orList(offered)))
 		}
-		h.log().Error("generate remediation", "err", err, "finding", f.ID)
+		h.Log.Error("generate remediation", "err", err, "finding", f.ID)
 		return bot.Fail("The script could not be drafted; the error is logged.")
 	}
 	if res.Script == nil {
@@ -87,7 +87,7 @@ func (h Fix) Run(ctx context.Context, req bot.Request) bot.Reply {
 	if rep, ok := h.reuse(ctx, req, s, res.Script); ok {
 		return rep
 	}
-	now := h.now()
+	now := h.Now()
 	cr := &store.ChangeRequest{
 		Findings: []string{f.ID}, Check: s.Check.ID, Provider: f.Provider, Account: f.Account,
 		Environment: env, Region: f.Region, Resource: f.Resource.ID,
@@ -97,7 +97,7 @@ func (h Fix) Run(ctx context.Context, req bot.Request) bot.Reply {
 		RequiredApprovals: h.Policy.RequiredApprovals(env), Channel: req.Channel,
 	}
 	if err := h.Requests.CreateRequest(ctx, cr, req.User.ID); err != nil {
-		h.log().Error("create change request", "err", err, "finding", f.ID)
+		h.Log.Error("create change request", "err", err, "finding", f.ID)
 		return bot.Fail("The change request could not be stored, so no script is shown; the error is logged.")
 	}
 	return h.requestReply(cr, s, res.Script, "")
@@ -111,10 +111,10 @@ func (h Fix) Run(ctx context.Context, req bot.Request) bot.Reply {
 func (h Fix) reuse(ctx context.Context, req bot.Request, s *posture.Scored, sc *remediate.Script) (bot.Reply, bool) {
 	pending, err := h.Requests.Requests(ctx, store.RequestFilter{State: store.StatePending})
 	if err != nil {
-		h.log().Error("list pending requests", "err", err)
+		h.Log.Error("list pending requests", "err", err)
 		return bot.Reply{}, false
 	}
-	now := h.now()
+	now := h.Now()
 	for _, cr := range pending {
 		if len(cr.Findings) != 1 || cr.Findings[0] != s.Finding.ID || cr.Format != string(sc.Format) || !now.Before(cr.Expires) {
 			continue
@@ -129,7 +129,7 @@ func (h Fix) reuse(ctx context.Context, req bot.Request, s *posture.Scored, sc *
 				Details: map[string]string{"old_sha256": old, "script_sha256": sc.SHA256, "voided_approvals": fmt.Sprint(len(c.Approvals))}}, nil
 		})
 		if err != nil {
-			h.log().Error("regenerate change request", "err", err, "request", cr.ID)
+			h.Log.Error("regenerate change request", "err", err, "request", cr.ID)
 			return bot.Fail("The change request could not be updated, so no script is shown; the error is logged."), true
 		}
 		return h.requestReply(updated, s, sc, "The script changed since this request was filed, so earlier approvals no longer count."), true
@@ -166,12 +166,12 @@ func (h Fix) manual(ctx context.Context, req bot.Request, s *posture.Scored, res
 		for _, v := range res.Refused {
 			rules = append(rules, v.Rule)
 		}
-		h.log().Warn("script withheld by linter", "finding", s.Finding.ID, "check", s.Check.ID, "violations", fmt.Sprint(res.Refused))
+		h.Log.Warn("script withheld by linter", "finding", s.Finding.ID, "check", s.Check.ID, "violations", fmt.Sprint(res.Refused))
 		if _, err := h.Requests.Append(ctx, store.AuditRecord{
 			Actor: req.User.ID, Action: "script.withheld", Subject: s.Finding.ID,
 			Details: map[string]string{"check": s.Check.ID, "rules": strings.Join(rules, ",")},
 		}); err != nil {
-			h.log().Error("audit withheld script", "err", err)
+			h.Log.Error("audit withheld script", "err", err)
 		}
 	}
 	note := res.Note
@@ -189,15 +189,8 @@ func (h Fix) manual(ctx context.Context, req bot.Request, s *posture.Scored, res
 func (h Fix) refuse(ctx context.Context, req bot.Request, subject, reason string) {
 	if _, err := h.Requests.Append(ctx, store.AuditRecord{Actor: req.User.ID, Action: "refused", Subject: subject,
 		Details: map[string]string{"verb": req.Verb, "reason": reason}}); err != nil {
-		h.log().Error("audit refusal", "err", err)
+		h.Log.Error("audit refusal", "err", err)
 	}
-}
-
-func (h Fix) now() time.Time {
-	if h.Now != nil {
-		return h.Now()
-	}
-	return time.Now()
 }
 
 func (h Fix) ttl() time.Duration {
@@ -205,13 +198,6 @@ func (h Fix) ttl() time.Duration {
 		return h.TTL
 	}
 	return 72 * time.Hour
-}
-
-func (h Fix) log() *slog.Logger {
-	if h.Log != nil {
-		return h.Log
-	}
-	return slog.Default()
 }
 
 func requestFields(cr *store.ChangeRequest) []bot.Field {

@@ -40,7 +40,7 @@ func (h Requests) Run(ctx context.Context, req bot.Request) bot.Reply {
 	}
 	list, err := h.Requests.Requests(ctx, f)
 	if err != nil {
-		slogOr(h.Log).Error("list change requests", "err", err)
+		h.Log.Error("list change requests", "err", err)
 		return bot.Fail("The change requests could not be read; the error is logged.")
 	}
 	titles := map[string]string{"pending": "pending change request", "mine": "change request filed by you", "all": "change request"}
@@ -108,7 +108,7 @@ func (h Audit) Run(ctx context.Context, req bot.Request) bot.Reply {
 		return bot.Fail("Use /optix audit, /optix audit last N or /optix audit <request-id>.")
 	}
 	if err != nil {
-		slogOr(h.Log).Error("read audit", "err", err)
+		h.Log.Error("read audit", "err", err)
 		return bot.Fail("The audit log could not be read; the error is logged.")
 	}
 	rep := bot.Reply{OK: true, Title: title}
@@ -145,11 +145,4 @@ func detailText(d map[string]string) string {
 		parts = append(parts, k+"="+v)
 	}
 	return strings.Join(parts, " ")
-}
-
-func slogOr(l *slog.Logger) *slog.Logger {
-	if l != nil {
-		return l
-	}
-	return slog.Default()
 }
