@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -61,8 +62,8 @@ func TestParseFileErrorsReadAsOneClause(t *testing.T) {
 		{name: "over the limit", path: big, is: ErrTooLarge, want: "the input is 268435457 bytes, over the size limit of 256 MiB"},
 		{name: "missing", path: filepath.Join(dir, "missing.json"), is: os.ErrNotExist, as: new(*fs.PathError),
 			want: "the file could not be opened (no such file or directory)"},
-		{name: "a directory", path: filepath.Join(dir, "adir.json"), as: new(*fs.PathError),
-			want: "the input could not be read (is a directory)"},
+		{name: "a directory", path: filepath.Join(dir, "adir.json"), is: ErrNotRegular,
+			want: "it is a directory, not an exported JSON file"},
 	}
 	position := regexp.MustCompile(`^(line \d+, column \d+|record \d+ \(line \d+\)): `)
 	for _, tt := range tests {
@@ -102,5 +103,24 @@ func TestParseFileErrorsReadAsOneClause(t *testing.T) {
 				t.Errorf("errors.As(%T) is false", tt.as)
 			}
 		})
+	}
+}
+
+// Regression: a named pipe as --source file: blocked in open until the
+// pull's deadline, two minutes later.
+func TestParseFileRefusesWhatIsNotAFile(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "pipe")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	for path, want := range map[string]string{
+		fifo: "import " + fifo + ": it is not a regular file, not an exported JSON file",
+		dir:  "import " + dir + ": it is a directory, not an exported JSON file",
+	} {
+		_, err := ParseFile(path, nil)
+		if err == nil || err.Error() != want || !errors.Is(err, ErrNotRegular) {
+			t.Errorf("ParseFile(%s) = %v, want %q", path, err, want)
+		}
 	}
 }

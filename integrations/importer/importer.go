@@ -33,6 +33,8 @@ const DefaultLimit int64 = 256 << 20
 
 // Errors a caller may want to tell apart with errors.Is.
 var (
+	// ErrNotRegular: ParseFile was given a directory, a pipe or a device.
+	ErrNotRegular = errors.New("not a regular file")
 	// ErrTooLarge means the input is over the byte limit.
 	ErrTooLarge = errors.New("the input is over the size limit")
 	// ErrUnknownFormat means a JSON document that is neither format.
@@ -58,6 +60,15 @@ type Result struct {
 // ParseFile reads the file at path. It is a thin wrapper over Parse with
 // DefaultLimit, and the package's only I/O.
 func ParseFile(path string, cat *posture.Catalogue) (*Result, error) {
+	// Stat first: opening a named pipe blocks until something writes to it,
+	// and a device never ends; only a regular file is an export.
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+		what := "not a regular file"
+		if st.IsDir() {
+			what = "a directory"
+		}
+		return nil, fmt.Errorf("import %s: %w", path, notRegularError(what))
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("import %s: %w", path, &ioError{"the file could not be opened", err})
@@ -446,3 +457,11 @@ func kindOf(b []byte) string {
 	}
 	return "a number"
 }
+
+// notRegularError says what the path is instead of a file.
+type notRegularError string
+
+func (e notRegularError) Error() string { return "it is " + string(e) + ", not an exported JSON file" }
+
+// Is makes errors.Is(err, ErrNotRegular) true.
+func (e notRegularError) Is(target error) bool { return target == ErrNotRegular }
