@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // config is everything optix-bot reads from flags, the environment and
@@ -114,8 +115,10 @@ func loadEnv(c *config, getenv func(string) string) error {
 			err = errors.Join(err, fmt.Errorf("OPTIX_BOT_LOG_LEVEL must be debug, info, warn or error, not %q", v))
 		}
 	}
-	if c.asSet && strings.TrimSpace(c.As) == "" {
-		err = errors.Join(err, errors.New("--as needs a user name: every command and decision is recorded under it"))
+	if c.asSet {
+		if e := checkUserName(c.As); e != nil {
+			err = errors.Join(err, e)
+		}
 	}
 	c.PullTTL = 5 * time.Minute
 	if v := getenv("OPTIX_BOT_PULL_TTL"); v != "" {
@@ -141,4 +144,22 @@ func loadEnv(c *config, getenv func(string) string) error {
 		err = errors.Join(err, fmt.Errorf("--source must be demo, sophos or file:PATH, not %q", c.Source))
 	}
 	return err
+}
+
+// checkUserName refuses console names that could pass for someone else in
+// the audit log: every command and decision is recorded under the name, so
+// "alice" followed by a zero-width space must not be a second alice.
+func checkUserName(name string) error {
+	if strings.TrimSpace(name) == "" {
+		return errors.New("--as needs a user name: every command and decision is recorded under it")
+	}
+	if len(name) > 64 {
+		return errors.New("--as takes a user name of at most 64 characters")
+	}
+	for _, r := range name {
+		if !unicode.IsPrint(r) || unicode.Is(unicode.Cf, r) || unicode.IsSpace(r) {
+			return fmt.Errorf("--as takes a user name of letters, digits and punctuation, without spaces or invisible characters (found %U)", r)
+		}
+	}
+	return nil
 }

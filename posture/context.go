@@ -369,6 +369,11 @@ func ParseContext(data []byte, name string) (*ContextMap, error) {
 	if err != nil {
 		return nil, err
 	}
+	// An empty file is a mistake (a failed export, the wrong path), and
+	// taking it as "no context" would silently change every ranking.
+	if len(rules) == 0 {
+		return nil, fmt.Errorf("%s holds no rules: a context file maps at least one account, resource prefix or tag", name)
+	}
 	return buildContext(rules, name)
 }
 

@@ -3,6 +3,7 @@ package posture
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -162,11 +163,13 @@ func TestParseContextErrors(t *testing.T) {
 	}
 }
 
+// Regression: an empty context file replaced the demo's and changed the
+// ranking without a word.
 func TestParseContextEmpty(t *testing.T) {
-	for _, name := range []string{"c.yaml", "c.csv", "c"} {
-		m, err := ParseContext(nil, name)
-		if err != nil || m.Rules() != 0 {
-			t.Errorf("%s: empty file gave %v rules, err %v", name, m.Rules(), err)
+	for _, tt := range []struct{ name, data string }{{"c.yaml", ""}, {"c.csv", "match,value,owner\n"}, {"c", "  \n# only a comment\n"}} {
+		_, err := ParseContext([]byte(tt.data), tt.name)
+		if want := tt.name + " holds no rules"; err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("%s: err %v, want %q", tt.name, err, want)
 		}
 	}
 }

@@ -7,9 +7,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"path"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -28,8 +30,8 @@ import (
 //	  production: 2
 //	  "*": 1
 type File struct {
-	Grants    []Grant        `yaml:"grants"`
-	Approvals map[string]int `yaml:"approvals"`
+	Grants    []Grant              `yaml:"grants"`
+	Approvals map[string]yaml.Node `yaml:"approvals"`
 }
 
 // Grant gives a role to members, within a scope.
@@ -64,7 +66,16 @@ func Parse(b []byte) (*Policy, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("roles file has no grants: nobody could do anything")
+		}
 		return nil, fmt.Errorf("roles file: %s", yamlMessage(err))
+	}
+	// A second document after "---" would be ignored by a single Decode;
+	// refuse it rather than let grants be overlooked.
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, errors.New("roles file holds more than one YAML document; put every grant in one")
 	}
 	if len(f.Grants) == 0 {
 		return nil, errors.New("roles file has no grants: nobody could do anything")
@@ -91,7 +102,12 @@ func Parse(b []byte) (*Policy, error) {
 		}
 		p.grants = append(p.grants, g)
 	}
-	for env, n := range f.Approvals {
+	for env, node := range f.Approvals {
+		// Decoded by hand: yaml would turn 2.5 into 2 without a word.
+		n, err := strconv.Atoi(node.Value)
+		if err != nil || node.Kind != yaml.ScalarNode {
+			return nil, fmt.Errorf("roles file: approvals for %q must be a whole number, not %q", env, node.Value)
+		}
 		if n < 1 || n > 10 {
 			return nil, fmt.Errorf("roles file: approvals for %q must be 1 to 10, got %d", env, n)
 		}

@@ -106,6 +106,9 @@ func TestParseErrors(t *testing.T) {
 		{"misspelt approvals environment", "grants:\n  - role: viewer\n    members: ['*']\napprovals:\n  prodution: 2\n", `approvals for "prodution": that matches none of production, staging, dev, sandbox`},
 		{"misspelt grant environment", "grants:\n  - role: approver\n    members: [U1]\n    environments: [prod]\n", `environment "prod" matches none of`},
 		{"empty file", "\n", "roles file is empty"},
+		{"only a comment", "# grants go here\n", "has no grants"},
+		{"fractional approvals", "grants:\n  - role: viewer\n    members: ['*']\napprovals:\n  production: 2.5\n", `must be a whole number, not "2.5"`},
+		{"second document", "grants:\n  - role: viewer\n    members: ['*']\n---\ngrants:\n  - role: admin\n    members: ['*']\n", "more than one YAML document"},
 		{"no grants", "approvals:\n  production: 2\n", "has no grants"},
 		{"not yaml", "grants: [", "roles file"},
 	}
