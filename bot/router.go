@@ -268,6 +268,11 @@ func (r *Router) Help(u User, verb string) Reply {
 		}
 		rep.Sections = append(rep.Sections, Section{Heading: line, Text: text})
 	}
+	if verb != "" && len(rep.Sections) == 0 && hidden > 0 {
+		c := r.cmds[verb]
+		rep.Summary = fmt.Sprintf("/optix %s needs the %s role, which you do not hold.", c.Verb, c.Role)
+		return rep
+	}
 	var foot []string
 	if hidden > 0 {
 		foot = append(foot, fmt.Sprintf("%d more command(s) need a role you do not hold.", hidden))

@@ -175,6 +175,9 @@ func TestHelpShowsOnlyAllowed(t *testing.T) {
 	if got := verbs(r.Help(User{ID: "bob"}, "")); got != "top-risks approve boom bad help" {
 		t.Errorf("bob sees %q", got)
 	}
+	if rep := r.Help(User{ID: "alice"}, "approve"); rep.Summary != "/optix approve needs the approver role, which you do not hold." {
+		t.Errorf("help for a command alice may not run = %+v", rep)
+	}
 	if rep := r.Handle(context.Background(), Request{User: User{ID: "alice"}, Text: "/optix help"}); !strings.Contains(rep.Footer, "1 more command") {
 		t.Errorf("help footer = %q", rep.Footer)
 	}

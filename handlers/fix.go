@@ -59,6 +59,9 @@ func (h Fix) Run(ctx context.Context, req bot.Request) bot.Reply {
 		return sourceFailure(h.Log, err)
 	}
 	id := posture.NormalizeID(req.Args[0])
+	if strings.HasPrefix(id, "C-") {
+		return bot.Fail(fmt.Sprintf("%s is a group of findings; a fix is for one finding, so pick a member from /optix finding %s.", short(id), short(id)))
+	}
 	s, ok := cur.Finding(id)
 	if !ok {
 		return bot.Fail(fmt.Sprintf("There is no finding %s in the latest pull; /optix top-risks lists the open ones.", short(id)))

@@ -204,6 +204,7 @@ func TestFixArguments(t *testing.T) {
 	tests := []struct{ user, text, want string }{
 		{"alice", "/optix fix", "Give a finding id and optionally a format"},
 		{"alice", "/optix fix F-00000000", "There is no finding F-00000000"},
+		{"alice", "/optix fix c-3f775bec", "C-3f775bec is a group of findings; a fix is for one finding, so pick a member from /optix finding C-3f775bec."},
 		{"alice", "/optix fix " + fid + " pulumi", "Format must be terraform, awscli, cloudformation, azcli or gcloud."},
 		{"alice", "/optix fix " + fid + " azcli", "s3_bucket_public_access has no azcli template; try awscli, terraform or cloudformation."},
 		{"bob", "/optix fix " + fid, "You need the requester role to run fix."},
