@@ -130,8 +130,6 @@ func (s *Store) CreateRequest(ctx context.Context, cr *ChangeRequest, actor stri
 			return err
 		}
 		details := map[string]string{
-			"request":            cr.ID,
-			"script_sha256":      cr.ScriptSHA256,
 			"check":              cr.Check,
 			"provider":           cr.Provider,
 			"account":            cr.Account,
@@ -147,13 +145,52 @@ func (s *Store) CreateRequest(ctx context.Context, cr *ChangeRequest, actor stri
 		if !cr.Expires.IsZero() {
 			details["expires"] = cr.Expires.UTC().Format(time.RFC3339)
 		}
-		_, err := s.appendTx(tx, AuditRecord{Actor: actor, Action: "request.created", Subject: cr.ID, Details: details})
+		rec, err := requestAudit(cr, v, AuditRecord{Actor: actor, Action: "request.created", Subject: cr.ID, Details: details})
+		if err != nil {
+			return err
+		}
+		_, err = s.appendTx(tx, rec)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("create request %s: %w", cr.ID, err)
 	}
 	return nil
+}
+
+// Detail keys the store fills in every audit entry that writes a change
+// request, so Verify can later prove the stored request is the one the chain
+// recorded (see verifyRecords).
+const (
+	detailRequest = "request"       // the request id
+	detailState   = "state"         // its state after the write
+	detailScript  = "script_sha256" // its ScriptSHA256 after the write
+	// detailRecord is the hex SHA-256 of the exact JSON bytes written to the
+	// requests bucket. Entries written before it existed lack it.
+	detailRecord = "request_sha256"
+)
+
+// requestAudit returns rec with the store's request details filled from cr
+// and its stored bytes v. A caller's value for request, state or
+// script_sha256 that disagrees with what is written is refused rather than
+// overwritten: the entry would record something that did not happen.
+func requestAudit(cr *ChangeRequest, v []byte, rec AuditRecord) (AuditRecord, error) {
+	rec.Details = maps.Clone(rec.Details)
+	if rec.Details == nil {
+		rec.Details = map[string]string{}
+	}
+	if _, ok := rec.Details[detailRecord]; ok {
+		return AuditRecord{}, fmt.Errorf("audit detail %q is the store's to fill", detailRecord)
+	}
+	for k, want := range map[string]string{detailRequest: cr.ID, detailState: string(cr.State), detailScript: cr.ScriptSHA256} {
+		if got, ok := rec.Details[k]; ok && !strings.EqualFold(got, want) {
+			return AuditRecord{}, fmt.Errorf("audit detail %s=%q disagrees with the request written (%q)", k, truncate(got, 80), want)
+		}
+		rec.Details[k] = want
+	}
+	sum := sha256.Sum256(v)
+	rec.Details[detailRecord] = hex.EncodeToString(sum[:])
+	return rec, nil
 }
 
 func checkScriptHash(cr *ChangeRequest) error {
@@ -253,19 +290,12 @@ func (s *Store) UpdateRequest(ctx context.Context, id string, fn func(cr *Change
 		if rec.Subject == "" {
 			rec.Subject = cr.ID
 		}
-		rec.Details = maps.Clone(rec.Details)
-		if rec.Details == nil {
-			rec.Details = map[string]string{}
-		}
-		if _, ok := rec.Details["request"]; !ok {
-			rec.Details["request"] = cr.ID
-		}
-		if _, ok := rec.Details["state"]; !ok {
-			rec.Details["state"] = string(cr.State)
-		}
 		v, err := json.Marshal(cr)
 		if err != nil {
 			return fmt.Errorf("encode: %w", err)
+		}
+		if rec, err = requestAudit(cr, v, rec); err != nil {
+			return err
 		}
 		if err := b.Put(key, v); err != nil {
 			return err
@@ -356,10 +386,12 @@ func (s *Store) ExpireDue(ctx context.Context, now time.Time) (int, error) {
 			if err := b.Put([]byte(cr.ID), v); err != nil {
 				return err
 			}
-			_, err = s.appendTx(tx, AuditRecord{Actor: "optix-bot", Action: "request.expired", Subject: cr.ID,
-				Details: map[string]string{"request": cr.ID, "state": string(StateExpired),
-					"expires": cr.Expires.UTC().Format(time.RFC3339)}})
+			rec, err := requestAudit(cr, v, AuditRecord{Actor: "optix-bot", Action: "request.expired", Subject: cr.ID,
+				Details: map[string]string{"expires": cr.Expires.UTC().Format(time.RFC3339)}})
 			if err != nil {
+				return err
+			}
+			if _, err := s.appendTx(tx, rec); err != nil {
 				return err
 			}
 		}

@@ -173,7 +173,7 @@ func TestUpdateRequestCommitsStateAndAudit(t *testing.T) {
 	for _, e := range es {
 		got2 = append(got2, e.Action+" "+e.Actor+" "+e.Details["state"])
 	}
-	want := []string{"request.created U1 ", "request.approved U2 pending", "request.approved U3 approved"}
+	want := []string{"request.created U1 pending", "request.approved U2 pending", "request.approved U3 approved"}
 	if diff := cmp.Diff(want, got2); diff != "" {
 		t.Errorf("audit (-want +got):\n%s", diff)
 	}

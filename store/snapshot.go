@@ -125,15 +125,22 @@ func (s *Store) SaveSnapshot(ctx context.Context, snap Snapshot) (SnapshotMeta, 
 		if err != nil {
 			return fmt.Errorf("prune: %w", err)
 		}
+		metaSum := sha256.Sum256(mv)
+		prunedIDs, err := json.Marshal(pruned) // JSON: a caller's snapshot id may hold a comma
+		if err != nil {
+			return err
+		}
 		_, err = s.appendTx(tx, AuditRecord{
 			Actor: "optix-bot", Action: "snapshot.saved", Subject: meta.ID,
 			Details: map[string]string{
-				"source":          meta.Source,
-				"tenant":          meta.Tenant,
-				"findings":        strconv.Itoa(meta.Counts.Total),
-				"open":            strconv.Itoa(meta.Counts.ByStatus[string(posture.StatusOpen)]),
-				"findings_sha256": meta.FindingsSHA256,
-				"pruned":          strconv.Itoa(pruned),
+				"source":        meta.Source,
+				"tenant":        meta.Tenant,
+				"findings":      strconv.Itoa(meta.Counts.Total),
+				"open":          strconv.Itoa(meta.Counts.ByStatus[string(posture.StatusOpen)]),
+				detailFindings:  meta.FindingsSHA256,
+				detailSnapMeta:  hex.EncodeToString(metaSum[:]),
+				"pruned":        strconv.Itoa(len(pruned)),
+				detailPrunedIDs: string(prunedIDs),
 			},
 		})
 		return err
@@ -144,15 +151,28 @@ func (s *Store) SaveSnapshot(ctx context.Context, snap Snapshot) (SnapshotMeta, 
 	return meta, nil
 }
 
-// pruneTx deletes the snapshots of source older than the newest s.keep.
-func (s *Store) pruneTx(mb, fb, ib *bolt.Bucket, source string) (int, error) {
+// Detail keys of a "snapshot.saved" entry that Verify checks against the
+// stored snapshot (see verifyRecords). Entries written before the last two
+// existed lack them.
+const (
+	detailFindings = "findings_sha256" // hex SHA-256 of the stored findings JSON
+	// detailSnapMeta is the hex SHA-256 of the stored SnapshotMeta JSON.
+	detailSnapMeta = "meta_sha256"
+	// detailPrunedIDs lists, as a JSON array of strings, the snapshots this
+	// save pruned, so Verify can tell a pruned snapshot from a deleted one.
+	detailPrunedIDs = "pruned_ids"
+)
+
+// pruneTx deletes the snapshots of source older than the newest s.keep and
+// returns their ids.
+func (s *Store) pruneTx(mb, fb, ib *bolt.Bucket, source string) ([]string, error) {
 	var doomed []SnapshotMeta
 	kept := 0
 	c := mb.Cursor()
 	for k, v := c.Last(); k != nil; k, v = c.Prev() {
 		var m SnapshotMeta
 		if err := json.Unmarshal(v, &m); err != nil {
-			return 0, fmt.Errorf("decode snapshot %x: %w", k, err)
+			return nil, fmt.Errorf("decode snapshot %x: %w", k, err)
 		}
 		if m.Source != source {
 			continue
@@ -164,22 +184,24 @@ func (s *Store) pruneTx(mb, fb, ib *bolt.Bucket, source string) (int, error) {
 		doomed = append(doomed, m)
 	}
 	// Deleting while a cursor walks the bucket skips keys; delete afterwards.
+	ids := make([]string, 0, len(doomed))
 	for _, m := range doomed {
 		k := seqKey(m.Seq)
 		if err := mb.Delete(k); err != nil {
-			return 0, err
+			return nil, err
 		}
 		if err := fb.Delete(k); err != nil {
-			return 0, err
+			return nil, err
 		}
 		if err := ib.Delete([]byte(m.ID)); err != nil {
-			return 0, err
+			return nil, err
 		}
+		ids = append(ids, m.ID)
 	}
 	if len(doomed) > 0 {
 		s.log.Info("pruned snapshots", "source", source, "count", len(doomed), "keep", s.keep)
 	}
-	return len(doomed), nil
+	return ids, nil
 }
 
 // Snapshots lists snapshots newest first, without findings. limit <= 0
