@@ -45,14 +45,23 @@ type AuditEntry struct {
 	Hash     string
 }
 
-// ChainError says where verification found the chain broken. Seq is the
-// first entry that fails; Reason is a sentence naming it.
+// ChainError says where verification found the chain broken, or found a
+// stored record that disagrees with it. Seq is the first entry that fails;
+// Reason is a sentence naming it.
 type ChainError struct {
 	Seq    uint64
 	Reason string
+	// Record and ID are set when the chain itself is intact but a stored
+	// record is not what it recorded: Record is RecordRequest or
+	// RecordSnapshot, ID the record's id, and Seq the entry it disagrees
+	// with (0 when no entry records it at all).
+	Record string
+	ID     string
 }
 
-// Error is the reason, e.g. "entry 17: hash does not match its content".
+// Error is the reason, e.g. "entry 17: hash does not match its content" or
+// "change request 3f2a9c1e-…: its stored record does not match audit entry
+// 17".
 func (e *ChainError) Error() string { return e.Reason }
 
 // Is makes errors.Is(err, ErrChainBroken) true.
@@ -257,7 +266,15 @@ func (s *Store) appendTx(tx *bolt.Tx, r AuditRecord) (AuditEntry, error) {
 }
 
 // Append adds one entry to the chain and returns it once it is durable.
+//
+// The detail keys request_sha256 and meta_sha256 are the store's own (they
+// witness the records it writes) and are refused here.
 func (s *Store) Append(ctx context.Context, r AuditRecord) (AuditEntry, error) {
+	for _, k := range []string{detailRecord, detailSnapMeta} {
+		if _, ok := r.Details[k]; ok {
+			return AuditEntry{}, fmt.Errorf("append audit %s: detail %q is the store's to fill", r.Action, k)
+		}
+	}
 	var e AuditEntry
 	err := s.update(ctx, func(tx *bolt.Tx) error {
 		var err error
@@ -278,9 +295,11 @@ func (s *Store) Record(ctx context.Context, e bot.AuditEvent) error {
 
 var _ bot.Auditor = (*Store)(nil)
 
-// Verify recomputes the whole chain and checks it against the stored head.
-// A broken chain gives a *ChainError naming the first bad entry; other
-// errors are I/O.
+// Verify recomputes the whole chain and checks it against the stored head,
+// then checks the stored change requests and snapshots against the entries
+// that wrote them (see verifyRecords). A broken chain gives a *ChainError
+// naming the first bad entry, a record that disagrees with it a *ChainError
+// naming the record too; other errors are I/O.
 func (s *Store) Verify(ctx context.Context) (VerifyResult, error) {
 	var res VerifyResult
 	err := s.view(ctx, func(tx *bolt.Tx) error {
@@ -289,6 +308,7 @@ func (s *Store) Verify(ctx context.Context) (VerifyResult, error) {
 			return &ChainError{Seq: 0, Reason: err.Error()}
 		}
 		prev, want := GenesisHash, uint64(1)
+		witness := newRecordWitness()
 		c := tx.Bucket(bucketAudit).Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
 			if len(k) != 8 {
@@ -314,6 +334,7 @@ func (s *Store) Verify(ctx context.Context) (VerifyResult, error) {
 			if e.PrevHash != prev {
 				return &ChainError{Seq: seq, Reason: fmt.Sprintf("entry %d: prev_hash does not match entry %d", seq, seq-1)}
 			}
+			witness.observe(e)
 			prev, want = e.Hash, want+1
 		}
 		last := want - 1
@@ -322,6 +343,9 @@ func (s *Store) Verify(ctx context.Context) (VerifyResult, error) {
 		}
 		if last > 0 && prev != headHash {
 			return &ChainError{Seq: last, Reason: fmt.Sprintf("entry %d: hash does not match the recorded head", last)}
+		}
+		if err := verifyRecords(tx, witness); err != nil {
+			return err
 		}
 		res = VerifyResult{Count: last, Head: prev}
 		return nil
