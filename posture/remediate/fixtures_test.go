@@ -1,6 +1,8 @@
 package remediate
 
 import (
+	"strings"
+
 	"github.com/optix-bot/optix-bot/posture"
 )
 
@@ -47,6 +49,12 @@ func fixtures() map[string]*posture.Finding {
 	fx[inline.Check] = inline
 	fx["iam_user_mfa_enabled_console_access"] = awsFinding("iam_user_mfa_enabled_console_access", "arn:aws:iam::"+acct+":user/alice")
 	fx["iam_rotate_access_key_90_days"] = awsFinding("iam_rotate_access_key_90_days", "arn:aws:iam::"+acct+":user/build-bot")
+	// Cloud Optix reports every IAM finding in region "global".
+	for c, f := range fx {
+		if strings.HasPrefix(c, "iam_") {
+			f.Region, f.Resource.Region = "global", "global"
+		}
+	}
 	fx["cloudtrail_multi_region_enabled"] = awsFinding("cloudtrail_multi_region_enabled", "arn:aws:cloudtrail:"+region+":"+acct+":trail/management-events")
 	fx["resource_missing_required_tags"] = awsFinding("resource_missing_required_tags", "arn:aws:lambda:"+region+":"+acct+":function:thumbnailer")
 

@@ -19,6 +19,7 @@ var (
 	// starting and ending with a letter or digit.
 	reS3Bucket   = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 	reSGID       = regexp.MustCompile(`^sg-([0-9a-f]{8}|[0-9a-f]{17})$`)
+	reInstanceID = regexp.MustCompile(`^i-([0-9a-f]{8}|[0-9a-f]{17})$`)
 	reVolumeID   = regexp.MustCompile(`^vol-([0-9a-f]{8}|[0-9a-f]{17})$`)
 	reRDSID      = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9-]{0,62}$`)
 	reIAMName    = regexp.MustCompile(`^[A-Za-z0-9+=,.@_-]{1,128}$`)

@@ -39,9 +39,13 @@ func Lint(s *Script, f *posture.Finding) []Violation {
 	if f == nil {
 		f = &posture.Finding{}
 	}
-	var removals, literals []string
+	var removals, literals, regions []string
 	if k := kindByID[s.TemplateID]; k != nil {
 		removals, literals = k.removals, k.literals
+		if k.global && isGlobalRegion(f.Region) && isGlobalRegion(f.Resource.Region) {
+			// The only region a global-service script may name.
+			regions = []string{iamHomeRegion(findingPartition(f))}
+		}
 	}
 	var v []Violation
 	switch s.Format {
@@ -57,7 +61,7 @@ func Lint(s *Script, f *posture.Finding) []Violation {
 	if !s.Format.shell() {
 		v = append(v, lintDeclarativeText(s.Body)...)
 	}
-	v = append(v, lintIdentifiers(s.Body, f, literals...)...)
+	v = append(v, lintIdentifiers(s.Body, f, regions, literals...)...)
 	sort.SliceStable(v, func(i, j int) bool { return v[i].Line < v[j].Line })
 	return v
 }

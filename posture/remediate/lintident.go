@@ -83,9 +83,12 @@ func (k knownIdents) arnOK(s string) bool {
 // lintIdentifiers checks identifier-looking literals against the finding.
 // literals are the few fixed ids one template kind may also use (the
 // singleton "default" of EBS default encryption), allowed for that kind
-// only.
-func lintIdentifiers(body string, f *posture.Finding, literals ...string) []Violation {
+// only; regions likewise (a global kind's IAM home region).
+func lintIdentifiers(body string, f *posture.Finding, regions []string, literals ...string) []Violation {
 	k := identsOf(f)
+	for _, r := range regions {
+		k.regions[r] = true
+	}
 	for _, l := range literals {
 		k.values[strings.ToLower(l)] = true
 	}

@@ -124,7 +124,7 @@ var allKinds = []*kind{
 		},
 	},
 	{
-		id: "aws-iam-policy-scope-down", version: version, provider: "aws",
+		id: "aws-iam-policy-scope-down", version: version, provider: "aws", global: true,
 		checks:  []string{"iam_customer_attached_policy_no_administrative_privileges", "iam_policy_allows_privilege_escalation"},
 		formats: []Format{AWSCLI},
 		bind:    bindIAMPolicy,
@@ -136,7 +136,7 @@ var allKinds = []*kind{
 		},
 	},
 	{
-		id: "aws-iam-inline-policy-scope-down", version: version, provider: "aws",
+		id: "aws-iam-inline-policy-scope-down", version: version, provider: "aws", global: true,
 		checks:  []string{"iam_inline_policy_no_administrative_privileges"},
 		formats: []Format{AWSCLI},
 		bind:    bindIAMInline,
@@ -147,7 +147,7 @@ var allKinds = []*kind{
 		},
 	},
 	{
-		id: "aws-iam-require-mfa", version: version, provider: "aws",
+		id: "aws-iam-require-mfa", version: version, provider: "aws", global: true,
 		checks:  []string{"iam_user_mfa_enabled_console_access"},
 		formats: []Format{AWSCLI, Terraform},
 		bind:    bindIAMUser,
@@ -158,7 +158,7 @@ var allKinds = []*kind{
 		},
 	},
 	{
-		id: "aws-iam-deactivate-old-key", version: version, provider: "aws",
+		id: "aws-iam-deactivate-old-key", version: version, provider: "aws", global: true,
 		checks:  []string{"iam_rotate_access_key_90_days"},
 		formats: []Format{AWSCLI},
 		bind:    bindIAMUser,
@@ -249,7 +249,7 @@ var allKinds = []*kind{
 }
 
 func bindS3(in Input, _ string) (map[string]any, error) {
-	d, err := awsScope(in.Finding, true)
+	d, err := awsScope(in.Finding, regional)
 	if err != nil {
 		return nil, err
 	}
@@ -263,7 +263,7 @@ func bindS3(in Input, _ string) (map[string]any, error) {
 }
 
 func bindRegionOnly(in Input, _ string) (map[string]any, error) {
-	d, err := awsScope(in.Finding, true)
+	d, err := awsScope(in.Finding, regional)
 	if err != nil {
 		return nil, err
 	}
@@ -290,7 +290,7 @@ func awsResourceName(f *posture.Finding, d map[string]any, service, typ string) 
 
 func bindSG(in Input, check string) (map[string]any, error) {
 	f := in.Finding
-	d, err := awsScope(f, true)
+	d, err := awsScope(f, regional)
 	if err != nil {
 		return nil, err
 	}
@@ -353,7 +353,7 @@ func bindSG(in Input, check string) (map[string]any, error) {
 }
 
 func bindRDS(in Input, _ string) (map[string]any, error) {
-	d, err := awsScope(in.Finding, true)
+	d, err := awsScope(in.Finding, regional)
 	if err != nil {
 		return nil, err
 	}
@@ -371,7 +371,7 @@ func bindRDS(in Input, _ string) (map[string]any, error) {
 }
 
 func bindVolume(in Input, _ string) (map[string]any, error) {
-	d, err := awsScope(in.Finding, true)
+	d, err := awsScope(in.Finding, regional)
 	if err != nil {
 		return nil, err
 	}
@@ -417,7 +417,7 @@ func riskyMatch(escalation bool) string {
 }
 
 func bindIAMPolicy(in Input, check string) (map[string]any, error) {
-	d, err := awsScope(in.Finding, false)
+	d, err := awsScope(in.Finding, global)
 	if err != nil {
 		return nil, err
 	}
@@ -441,7 +441,7 @@ func bindIAMPolicy(in Input, check string) (map[string]any, error) {
 
 func bindIAMInline(in Input, _ string) (map[string]any, error) {
 	f := in.Finding
-	d, err := awsScope(f, false)
+	d, err := awsScope(f, global)
 	if err != nil {
 		return nil, err
 	}
@@ -481,7 +481,7 @@ func bindIAMInline(in Input, _ string) (map[string]any, error) {
 }
 
 func bindIAMUser(in Input, _ string) (map[string]any, error) {
-	d, err := awsScope(in.Finding, false)
+	d, err := awsScope(in.Finding, global)
 	if err != nil {
 		return nil, err
 	}
@@ -499,7 +499,7 @@ func bindIAMUser(in Input, _ string) (map[string]any, error) {
 }
 
 func bindTrail(in Input, _ string) (map[string]any, error) {
-	d, err := awsScope(in.Finding, true)
+	d, err := awsScope(in.Finding, regional)
 	if err != nil {
 		return nil, err
 	}
@@ -524,11 +524,11 @@ func bindTrail(in Input, _ string) (map[string]any, error) {
 }
 
 func bindTags(in Input, _ string) (map[string]any, error) {
-	d, err := awsScope(in.Finding, false)
+	d, err := awsScope(in.Finding, global)
 	if err != nil {
 		return nil, err
 	}
-	a, err := parseARN(in.Finding.Resource.ID)
+	a, err := taggedARN(in.Finding, d)
 	if err != nil {
 		return nil, err
 	}
@@ -542,6 +542,22 @@ func bindTags(in Input, _ string) (map[string]any, error) {
 	d["Resource"] = a.String()
 	tagsFrom(in, d)
 	return d, nil
+}
+
+// taggedARN is the ARN of the resource to tag. Cloud Optix names EC2
+// instances by instance id, not ARN: the ARN is then built from the
+// finding's account and region, each validated, and the instance id.
+func taggedARN(f *posture.Finding, d map[string]any) (arn, error) {
+	if !reInstanceID.MatchString(f.Resource.ID) {
+		return parseARN(f.Resource.ID)
+	}
+	region, _ := d["Region"].(string)
+	if region == "" {
+		return arn{}, fmt.Errorf("an EC2 instance finding needs the instance's region")
+	}
+	acct, _ := d["Account"].(string)
+	return arn{Partition: partitionOf(region), Service: "ec2", Region: region, Account: acct,
+		Resource: "instance/" + f.Resource.ID}, nil
 }
 
 // azureScope validates the subscription (the finding's account), the
