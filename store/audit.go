@@ -97,6 +97,16 @@ type VerifyResult struct {
 //	e["details"] = dict(sorted(e["details"].items()))
 //	msg = e["prev_hash"].encode() + json.dumps(e, ensure_ascii=False, separators=(",", ":")).encode()
 //	assert hashlib.sha256(msg).hexdigest() == h
+//
+// The entry format is the same for every action; what ties the chain to the
+// other buckets is details. Each entry that writes a change request carries
+// "request" (its id), "state", "script_sha256" and "request_sha256", the
+// hex SHA-256 of the exact value written under the id in the requests
+// bucket; each "snapshot.saved" carries "findings_sha256" and "meta_sha256"
+// (of the values under its key in snapshots/findings and snapshots/meta) and
+// "pruned_ids" (a JSON array). Entries written before request_sha256,
+// meta_sha256 and pruned_ids existed lack them; Verify says what it checks
+// instead (see verifyRecords).
 func canonical(e *AuditEntry) []byte {
 	var b bytes.Buffer
 	b.WriteString(`{"seq":`)

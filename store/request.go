@@ -262,7 +262,9 @@ func findRequest(b *bolt.Bucket, idOrPrefix string) (*ChangeRequest, []byte, err
 // refuse. On success the request and the audit entry are written in that
 // transaction, and UpdateRequest returns the new request only after the
 // commit is on disk. If fn fails nothing is written; the caller audits the
-// refusal with Append.
+// refusal with Append. The store fills the entry's request, state,
+// script_sha256 and request_sha256 details from what it writes, and refuses
+// a record whose own values for them disagree.
 //
 // fn runs while the store's single writer lock is held: it must be quick and
 // must not call the Store (that would deadlock).
