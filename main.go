@@ -249,7 +249,12 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if err != nil {
 		var ce *store.ChainError
 		if errors.As(err, &ce) {
-			fmt.Fprintf(stdout, "audit chain BROKEN at entry %d: %s\n", ce.Seq, ce.Reason)
+			if ce.Seq == 0 {
+				// A stored record that no entry accounts for.
+				fmt.Fprintf(stdout, "audit chain BROKEN: %s\n", ce.Reason)
+			} else {
+				fmt.Fprintf(stdout, "audit chain BROKEN at entry %d: %s\n", ce.Seq, ce.Reason)
+			}
 			return exitReply
 		}
 		fmt.Fprintln(stderr, "optix-bot audit verify:", err)
