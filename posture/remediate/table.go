@@ -11,7 +11,7 @@ import (
 
 // version is the release of the template set; bump the suffix when any
 // template's text changes, so audit entries say which wording ran.
-const version = "2026-12-03.2"
+const version = "2026-12-03.3"
 
 var allKinds = []*kind{
 	{
@@ -85,7 +85,7 @@ var allKinds = []*kind{
 		formats: []Format{AWSCLI},
 		bind:    bindRDS,
 		steps: []string{
-			"RDS cannot encrypt an existing instance: take a snapshot, copy it with encryption enabled (aws/rds or your KMS key), and restore the copy as a new instance.",
+			"RDS cannot encrypt an existing instance. In a maintenance window, stop every writer first; only then take a snapshot (with a name no earlier attempt used), copy it with encryption enabled (aws/rds or your KMS key), and restore that copy as a new instance. A snapshot taken while writes went on loses them.",
 			"Give the new instance the old one's subnet group, security groups and parameter group; cut the application over in a maintenance window.",
 			"Keep the old instance stopped until the new one has run cleanly, then retire it.",
 		},
@@ -118,8 +118,8 @@ var allKinds = []*kind{
 		formats: []Format{AWSCLI},
 		bind:    bindVolume,
 		steps: []string{
-			"A volume cannot be encrypted in place: snapshot it, copy the snapshot with encryption, create a volume from the copy in the same availability zone.",
-			"Stop the instance, swap the volumes under the same device name, start it and check; keep the old volume until you are sure.",
+			"A volume cannot be encrypted in place. Stop the instance (or detach the volume) first; only then snapshot it, copy the snapshot with encryption, and create a volume from that copy in the same availability zone.",
+			"With the instance still stopped, swap the volumes under the same device name, start it and check; keep the old volume until you are sure.",
 			"Turn on EBS encryption by default in the region so new volumes start encrypted.",
 		},
 	},

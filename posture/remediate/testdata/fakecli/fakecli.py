@@ -88,6 +88,43 @@ def aws(args, state):
         state["rules"] = left
         save(state)
         return None
+    if cmd in ("rds wait", "ec2 wait"):
+        return None
+    if cmd == "rds describe-db-instances":
+        db = state["db"]
+        if o["--db-instance-identifier"] != db["DBInstanceIdentifier"]:
+            fail("unknown DB instance")
+        return text(jmespath.search(o["--query"], {"DBInstances": [db]}), "None")
+    if cmd == "rds describe-db-snapshots":
+        snaps = [x for x in state.get("snapshots", []) if x["DBSnapshotIdentifier"] == o["--db-snapshot-identifier"]]
+        if not snaps:
+            sys.stderr.write("An error occurred (DBSnapshotNotFound)\n")
+            sys.exit(254)
+        return text(jmespath.search(o["--query"], {"DBSnapshots": snaps}), "None")
+    if cmd in ("rds create-db-snapshot", "rds copy-db-snapshot"):
+        new = o.get("--db-snapshot-identifier") or o["--target-db-snapshot-identifier"]
+        if any(x["DBSnapshotIdentifier"] == new for x in state.get("snapshots", [])):
+            sys.stderr.write("An error occurred (DBSnapshotAlreadyExists)\n")
+            sys.exit(254)
+        state.setdefault("snapshots", []).append({"DBSnapshotIdentifier": new, "Encrypted": "--kms-key-id" in o})
+        save(state)
+        return None
+    if cmd == "ec2 describe-volumes":
+        return text(jmespath.search(o["--query"], {"Volumes": [state["volume"]]}), "None")
+    if cmd == "ec2 describe-instances":
+        inst = state["instance"]
+        if o["--instance-ids"] != inst["InstanceId"]:
+            fail("unknown instance")
+        return text(jmespath.search(o["--query"], {"Reservations": [{"Instances": [inst]}]}), "None")
+    if cmd in ("ec2 create-snapshot", "ec2 copy-snapshot"):
+        snaps = state.setdefault("ebs_snapshots", [])
+        sid = "snap-%017x" % (len(snaps) + 1)
+        snaps.append({"SnapshotId": sid, "Encrypted": "--encrypted" in o})
+        save(state)
+        return sid
+    if cmd == "ec2 describe-snapshots":
+        snaps = [x for x in state.get("ebs_snapshots", []) if x["SnapshotId"] == o["--snapshot-ids"]]
+        return text(jmespath.search(o["--query"], {"Snapshots": snaps}), "None")
     fail("unknown aws call " + " ".join(args))
 
 
