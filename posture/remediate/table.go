@@ -153,7 +153,7 @@ var allKinds = []*kind{
 		bind:    bindIAMUser,
 		steps: []string{
 			"Ask the user to enrol a virtual MFA device: IAM console > Users > the user > Security credentials > Assign MFA device.",
-			"Until they do, attach a policy that denies everything except MFA enrolment and password change when MFA is absent.",
+			"Until they do, attach a policy that denies everything except MFA enrolment and password change when MFA is absent. It also blocks the user's access keys (CLI, SDK, automation) unless they use MFA session credentials, and it grants nothing: the user needs existing rights to create and enable their own MFA device.",
 			"If the user does not need the console, remove their console password instead.",
 		},
 	},

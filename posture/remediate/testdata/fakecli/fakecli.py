@@ -61,6 +61,8 @@ def aws(args, state):
     cmd = " ".join(pos[:2])
     if cmd == "sts get-caller-identity":
         return state["account"]
+    if pos[0] == "iam":
+        return iam(pos, o, state)
     if o.get("--region") != state["region"]:
         fail("wrong region %r" % o.get("--region"))
     if cmd == "ec2 describe-security-group-rules":
@@ -126,6 +128,34 @@ def aws(args, state):
         snaps = [x for x in state.get("ebs_snapshots", []) if x["SnapshotId"] == o["--snapshot-ids"]]
         return text(jmespath.search(o["--query"], {"Snapshots": snaps}), "None")
     fail("unknown aws call " + " ".join(args))
+
+
+def iam(pos, o, state):
+    # One IAM user, state["user"]; IAM is global, so no --region.
+    if "--region" in o:
+        fail("IAM call with --region")
+    u, cmd = state["user"], pos[1]
+    if cmd == "list-mfa-devices":
+        return text(jmespath.search(o["--query"], {"MFADevices": u["mfa"]}), "None")
+    if cmd == "list-attached-user-policies":
+        return text(jmespath.search(o["--query"], {"AttachedPolicies": u["attached"]}), "None")
+    if cmd == "list-access-keys":
+        return text(jmespath.search(o["--query"], {"AccessKeyMetadata": u["keys"]}), "None")
+    if cmd == "get-user":
+        return text(jmespath.search(o["--query"], {"User": {"Arn": u["arn"]}}), "None")
+    if cmd == "simulate-principal-policy":
+        res = [{"EvalDecision": "allowed" if u["can_enrol"] else "implicitDeny"}] * 2
+        return text(jmespath.search(o["--query"], {"EvaluationResults": res}), "None")
+    if cmd == "get-policy":
+        sys.stderr.write("An error occurred (NoSuchEntity)\n")
+        sys.exit(254)
+    if cmd == "create-policy":
+        return None
+    if cmd == "attach-user-policy":
+        u["attached"].append({"PolicyArn": o["--policy-arn"]})
+        save(state)
+        return None
+    fail("unknown iam call " + cmd)
 
 
 def az(args, state):
