@@ -62,8 +62,16 @@ func TestSecurityGroupScriptRun(t *testing.T) {
 			wantCode: 1, wantOut: "Stopping", kept: []string{"sgr-1"}},
 		{name: "all traffic revoked", check: all, rules: []map[string]any{sgRule("sgr-6", "-1", -1, -1, "0.0.0.0/0")},
 			wantOut: "Done", revoked: []string{"sgr-6"}},
-		{name: "all TCP ports is reported, not revoked", check: all, rules: []map[string]any{sgRule("sgr-6", "-1", -1, -1, "0.0.0.0/0"), sgRule("sgr-7", "tcp", 0, 65535, "::/0")},
-			wantCode: 1, wantOut: "sgr-7", revoked: []string{"sgr-6"}, kept: []string{"sgr-7"}},
+		{name: "all protocols and all TCP ports revoked", check: all, rules: []map[string]any{sgRule("sgr-6", "-1", -1, -1, "0.0.0.0/0"), sgRule("sgr-7", "tcp", 0, 65535, "::/0")},
+			wantOut: "Done", revoked: []string{"sgr-6", "sgr-7"}},
+		{name: "only all TCP ports revoked", check: all, rules: []map[string]any{sgRule("sgr-7", "tcp", 0, 65535, "0.0.0.0/0"), sgRule("sgr-8", "tcp", 22, 22, "0.0.0.0/0")},
+			wantOut: "Done", revoked: []string{"sgr-7"}, kept: []string{"sgr-8"}},
+		{name: "all UDP ports revoked", check: all, rules: []map[string]any{sgRule("sgr-9", "udp", 0, 65535, "::/0")},
+			wantOut: "Done", revoked: []string{"sgr-9"}},
+		{name: "all TCP ports as protocol 6 is reported", check: all, rules: []map[string]any{sgRule("sgr-10", "6", 0, 65535, "0.0.0.0/0")},
+			wantCode: 1, wantOut: "sgr-10", kept: []string{"sgr-10"}},
+		{name: "all ports: single ports are not this finding", check: all, rules: []map[string]any{sgRule("sgr-8", "tcp", 22, 22, "0.0.0.0/0")},
+			wantOut: "nothing to do", kept: []string{"sgr-8"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

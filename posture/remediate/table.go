@@ -307,10 +307,11 @@ func bindSG(in Input, check string) (map[string]any, error) {
 	// whatever else it opens: all protocols, or a TCP range around the
 	// port. JMESPath number literals need backticks, which the linter
 	// refuses, so numbers come from to_number('...').
-	type rule struct{ Key, Match, Covers, Perm, Label string }
+	// Left says why a rule still covering the traffic was not revoked.
+	type rule struct{ Key, Match, Covers, Perm, Label, Left string }
 	tcp := func(p int) rule {
 		n := strconv.Itoa(p)
-		return rule{Key: n, Label: "TCP port " + n,
+		return rule{Key: n, Label: "TCP port " + n, Left: "which open more than this port and were left alone",
 			Match:  fmt.Sprintf("IpProtocol=='tcp' && to_string(FromPort)=='%d' && to_string(ToPort)=='%d'", p, p),
 			Covers: fmt.Sprintf("(IpProtocol=='-1' || ((IpProtocol=='tcp' || IpProtocol=='6') && FromPort <= to_number('%d') && ToPort >= to_number('%d')))", p, p),
 			Perm:   fmt.Sprintf("IpProtocol=tcp,FromPort=%d,ToPort=%d", p, p)}
@@ -323,10 +324,22 @@ func bindSG(in Input, check string) (map[string]any, error) {
 	case "ec2_securitygroup_allow_ingress_from_internet_to_tcp_port_3389":
 		rules, what = []rule{tcp(3389)}, "RDP (TCP 3389)"
 	case "ec2_securitygroup_allow_ingress_from_internet_to_all_ports":
-		rules = []rule{{Key: "ALL", Label: "all traffic", Match: "IpProtocol=='-1'", Perm: "IpProtocol=-1",
-			// Every TCP or UDP port, short of all protocols.
-			Covers: "(IpProtocol=='-1' || (FromPort <= to_number('0') && ToPort >= to_number('65535')))"}}
-		what = "all traffic"
+		// The offending rule is all protocols, or every TCP or UDP port
+		// (the check fails on either); each is revoked exactly. A rule
+		// written another way (protocol "6" or "17") is reported.
+		left := "which are not written the way this script revokes and were left alone"
+		full := func(key, proto, num, label string) rule {
+			return rule{Key: key, Label: label, Left: left,
+				Match:  fmt.Sprintf("IpProtocol=='%s' && to_string(FromPort)=='0' && to_string(ToPort)=='65535'", proto),
+				Covers: fmt.Sprintf("((IpProtocol=='%s' || IpProtocol=='%s') && FromPort <= to_number('0') && ToPort >= to_number('65535'))", proto, num),
+				Perm:   "IpProtocol=" + proto + ",FromPort=0,ToPort=65535"}
+		}
+		rules = []rule{
+			{Key: "ALL", Label: "all traffic", Left: left, Match: "IpProtocol=='-1'", Perm: "IpProtocol=-1", Covers: "IpProtocol=='-1'"},
+			full("TCP", "tcp", "6", "every TCP port"),
+			full("UDP", "udp", "17", "every UDP port"),
+		}
+		what = "all traffic or every TCP or UDP port"
 	default:
 		// "Any port": only the ports the source reported open can be
 		// revoked exactly; without them there is nothing safe to render.

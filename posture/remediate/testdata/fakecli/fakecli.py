@@ -72,7 +72,7 @@ def aws(args, state):
         rules = [r for r in state["rules"] if r["GroupId"] == m.group(1)]
         return text(jmespath.search(o["--query"], {"SecurityGroupRules": rules}), "None")
     if cmd == "ec2 revoke-security-group-ingress":
-        m = re.fullmatch(r"IpProtocol=(-1|tcp)(?:,FromPort=(\d+),ToPort=(\d+))?,(IpRanges=\[\{CidrIp=([^}]+)\}\]|Ipv6Ranges=\[\{CidrIpv6=([^}]+)\}\])",
+        m = re.fullmatch(r"IpProtocol=(-1|tcp|udp)(?:,FromPort=(\d+),ToPort=(\d+))?,(IpRanges=\[\{CidrIp=([^}]+)\}\]|Ipv6Ranges=\[\{CidrIpv6=([^}]+)\}\])",
                          o["--ip-permissions"])
         if not m:
             fail("unexpected permissions " + o["--ip-permissions"])
