@@ -238,6 +238,11 @@ func TestTemplatesCoverDemoEstate(t *testing.T) {
 		if slices.Contains(kinds, s.Check.ID) {
 			covered++
 			byKind[s.Check.ID]++
+			// A template is only worth counting if it renders a linted
+			// script for this very finding.
+			if !remediate.Available(remediate.Input{Finding: s.Finding, Check: s.Check, Attr: s.Attr}, "") {
+				t.Errorf("%s (%s) has a template but gets no script", s.Finding.ID, s.Check.ID)
+			}
 		}
 	}
 	if share := float64(covered) / float64(open); share < 0.8 {
