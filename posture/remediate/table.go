@@ -40,7 +40,7 @@ var allKinds = []*kind{
 		},
 		steps: []string{
 			"Open the bucket in the S3 console and go to Properties > Default encryption.",
-			"Choose SSE-KMS (the AWS managed key aws/s3, or a customer managed key if you need key policies) and enable Bucket Key.",
+			"Choose SSE-S3 (AES-256) to pass the default-encryption check; choose SSE-KMS instead (the AWS managed key aws/s3, or a customer managed key if you need key policies) with Bucket Key enabled when the KMS check applies or the data calls for it.",
 			"Existing objects keep their encryption; copy them in place if they must be re-encrypted.",
 		},
 	},
