@@ -161,7 +161,7 @@ var allKinds = []*kind{
 		id: "aws-iam-deactivate-old-key", version: version, provider: "aws", global: true,
 		checks:  []string{"iam_rotate_access_key_90_days"},
 		formats: []Format{AWSCLI},
-		bind:    bindIAMUser,
+		bind:    bindOldKey,
 		steps: []string{
 			"Create a second access key for the user and roll it out to everything that uses the old one.",
 			"Check the old key's last use, then make it Inactive (not deleted) and watch for breakage.",
@@ -490,6 +490,20 @@ func bindIAMInline(in Input, _ string) (map[string]any, error) {
 	d["Resource"] = a.String() + " (inline policy " + policy + ")"
 	d["RiskyMatch"] = riskyMatch(false)
 	d["ProbeActions"] = probeActions
+	return d, nil
+}
+
+// bindOldKey also gives the key script a default cutoff: 90 days before
+// the finding was last seen, which is at least 90 days before now.
+func bindOldKey(in Input, check string) (map[string]any, error) {
+	d, err := bindIAMUser(in, check)
+	if err != nil {
+		return nil, err
+	}
+	d["Cutoff"] = ""
+	if !in.Finding.LastSeen.IsZero() {
+		d["Cutoff"] = in.Finding.LastSeen.UTC().AddDate(0, 0, -90).Format("2006-01-02")
+	}
 	return d, nil
 }
 

@@ -141,6 +141,14 @@ def iam(pos, o, state):
         return text(jmespath.search(o["--query"], {"AttachedPolicies": u["attached"]}), "None")
     if cmd == "list-access-keys":
         return text(jmespath.search(o["--query"], {"AccessKeyMetadata": u["keys"]}), "None")
+    if cmd == "get-access-key-last-used":
+        return "LastUsedDate: none"
+    if cmd == "update-access-key":
+        for k in u["keys"]:
+            if k["AccessKeyId"] == o["--access-key-id"]:
+                k["Status"] = o["--status"]
+        save(state)
+        return None
     if cmd == "get-user":
         return text(jmespath.search(o["--query"], {"User": {"Arn": u["arn"]}}), "None")
     if cmd == "simulate-principal-policy":
