@@ -257,3 +257,52 @@ func TestGCPFirewallScriptRun(t *testing.T) {
 		})
 	}
 }
+
+// TestGCPFirewallScriptState: the firewall script changes a rule only while
+// it is an enabled INGRESS rule admitting tcp:22 (listed, all tcp ports or
+// all protocols), stops for a person when only port ranges could hold it,
+// and prints every allowed port first, since the new ranges apply to all.
+func TestGCPFirewallScriptState(t *testing.T) {
+	tcp := func(ports ...string) map[string]any { return map[string]any{"IPProtocol": "tcp", "ports": ports} }
+	tests := []struct {
+		name      string
+		direction string
+		disabled  bool
+		allowed   []any
+		wantCode  int
+		wantOut   string
+		changed   bool
+	}{
+		{name: "tcp 22 among others", direction: "INGRESS", allowed: []any{tcp("80", "22"), map[string]any{"IPProtocol": "udp", "ports": []string{"53"}}},
+			wantOut: "every port allow-ssh allows: tcp:80\ntcp:22\nudp:53", changed: true},
+		{name: "all tcp ports", direction: "INGRESS", allowed: []any{tcp()}, wantOut: "Done", changed: true},
+		{name: "all protocols", direction: "INGRESS", allowed: []any{map[string]any{"IPProtocol": "all"}}, wantOut: "Done", changed: true},
+		{name: "protocol number 6", direction: "INGRESS", allowed: []any{map[string]any{"IPProtocol": "6", "ports": []string{"22"}}}, wantOut: "Done", changed: true},
+		{name: "egress rule", direction: "EGRESS", allowed: []any{tcp("22")}, wantOut: "not an enabled INGRESS rule"},
+		{name: "disabled rule", direction: "INGRESS", disabled: true, allowed: []any{tcp("22")}, wantOut: "not an enabled INGRESS rule"},
+		{name: "other tcp port only", direction: "INGRESS", allowed: []any{tcp("2222", "220")}, wantOut: "does not admit tcp:22"},
+		{name: "udp 22 only", direction: "INGRESS", allowed: []any{map[string]any{"IPProtocol": "udp", "ports": []string{"22"}}}, wantOut: "does not admit tcp:22"},
+		{name: "port range needs a person", direction: "INGRESS", allowed: []any{tcp("20-30")}, wantCode: 1, wantOut: "check by hand"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := script(t, fixtures()["compute_firewall_ssh_access_from_the_internet_allowed"])
+			st := map[string]any{"project": gcpProj, "firewall": "allow-ssh", "sourceRanges": []string{"0.0.0.0/0"},
+				"direction": tt.direction, "disabled": tt.disabled, "allowed": tt.allowed}
+			r := runScript(t, body, st, "ALLOWED_SOURCE_RANGES=35.235.240.0/20")
+			out := r.stdout + r.stderr
+			if r.code != tt.wantCode || !strings.Contains(out, tt.wantOut) {
+				t.Errorf("exit %d, want %d with %q; output:\n%s", r.code, tt.wantCode, tt.wantOut, out)
+			}
+			if got := r.called("gcloud compute firewall-rules update"); got != tt.changed {
+				t.Errorf("rule updated = %v, want %v", got, tt.changed)
+			}
+		})
+	}
+	body := script(t, fixtures()["compute_firewall_rdp_access_from_the_internet_allowed"])
+	for _, w := range []string{"admits tcp:3389", "apply to EVERY port and protocol"} {
+		if !strings.Contains(strings.Join(strings.Fields(body), " "), w) {
+			t.Errorf("RDP script lacks %q", w)
+		}
+	}
+}

@@ -196,6 +196,18 @@ def gcloud(args, state):
     cmd = " ".join(pos[:3])
     if cmd == "compute firewall-rules describe" and o.get("--format") == "value(sourceRanges)":
         return ";".join(state["sourceRanges"])
+    if cmd == "compute firewall-rules describe" and o.get("--format") == "value(direction)":
+        return state.get("direction", "INGRESS")
+    if cmd == "compute firewall-rules describe" and o.get("--format") == "value(disabled)":
+        return "True" if state.get("disabled") else "False"
+    if (cmd == "compute firewall-rules describe" and o.get("--flatten") == "allowed[],allowed.ports[]"
+            and o.get("--format") == "value[separator=':'](allowed.IPProtocol,allowed.ports)"):
+        # One line per protocol and port, as gcloud prints a flattened list.
+        lines = []
+        for a in state.get("allowed", [{"IPProtocol": "tcp", "ports": ["22"]}]):
+            for p in a.get("ports") or [""]:
+                lines.append(a["IPProtocol"] + ":" + p)
+        return "\n".join(lines)
     if cmd == "compute firewall-rules update":
         state["sourceRanges"] = o["--source-ranges"].split(",")
         save(state)
