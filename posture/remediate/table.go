@@ -449,6 +449,10 @@ func bindIAMPolicy(in Input, check string) (map[string]any, error) {
 	d["Resource"] = a.String()
 	d["RiskyMatch"] = riskyMatch(check == "iam_policy_allows_privilege_escalation")
 	d["ProbeActions"] = probeActions
+	d["Simulate"] = []string(nil)
+	if check == "iam_policy_allows_privilege_escalation" {
+		d["Simulate"] = escalationActions
+	}
 	return d, nil
 }
 

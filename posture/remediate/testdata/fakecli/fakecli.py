@@ -5,6 +5,7 @@ with the same jmespath library the real CLIs use, and logs every call to
 FAKECLI_LOG. Any call it does not know fails loudly, so a template that
 starts calling something new fails its test instead of passing silently.
 """
+import fnmatch
 import json
 import os
 import re
@@ -61,6 +62,12 @@ def aws(args, state):
     cmd = " ".join(pos[:2])
     if cmd == "sts get-caller-identity":
         return state["account"]
+    if pos[0] == "iam" and "policy" in state:
+        return managed_policy(args, pos, o, state)
+    if cmd == "accessanalyzer validate-policy":
+        # Always one finding, so a test sees the script got past its
+        # offending-state check and stopped before changing anything.
+        return text(jmespath.search(o["--query"], {"findings": [{"findingType": "SECURITY_WARNING"}]}), "None")
     if pos[0] == "iam":
         return iam(pos, o, state)
     if o.get("--region") != state["region"]:
@@ -128,6 +135,41 @@ def aws(args, state):
         snaps = [x for x in state.get("ebs_snapshots", []) if x["SnapshotId"] == o["--snapshot-ids"]]
         return text(jmespath.search(o["--query"], {"Snapshots": snaps}), "None")
     fail("unknown aws call " + " ".join(args))
+
+
+def grants(stmt, action):
+    # IAM's matching: case-insensitive, * and ? wildcards, NotAction.
+    def hit(pats):
+        pats = pats if isinstance(pats, list) else [pats]
+        return any(fnmatch.fnmatchcase(action.lower(), p.lower()) for p in pats)
+    if "NotAction" in stmt:
+        return not hit(stmt["NotAction"])
+    return hit(stmt.get("Action", []))
+
+
+def managed_policy(args, pos, o, state):
+    # One customer managed policy, state["policy"] = {"arn", "document"}.
+    pol, cmd = state["policy"], pos[1]
+    if cmd in ("get-policy", "get-policy-version") and o["--policy-arn"] != pol["arn"]:
+        fail("unknown policy " + o["--policy-arn"])
+    if cmd == "get-policy":
+        return text(jmespath.search(o["--query"], {"Policy": {"DefaultVersionId": "v1"}}), "None")
+    if cmd == "get-policy-version":
+        out = jmespath.search(o["--query"], {"PolicyVersion": {"VersionId": "v1", "Document": pol["document"]}})
+        return json.dumps(out) if o.get("--output") == "json" else text(out, "None")
+    if cmd == "simulate-custom-policy":
+        doc = json.loads(o["--policy-input-list"])
+        i = args.index("--action-names") + 1
+        res = []
+        while i < len(args) and not args[i].startswith("--"):
+            stmts = doc["Statement"] if isinstance(doc["Statement"], list) else [doc["Statement"]]
+            allow = any(s["Effect"] == "Allow" and grants(s, args[i]) for s in stmts)
+            deny = any(s["Effect"] == "Deny" and grants(s, args[i]) for s in stmts)
+            res.append({"EvalActionName": args[i], "EvalDecision": "allowed" if allow and not deny else "implicitDeny",
+                        "MissingContextValues": []})
+            i += 1
+        return text(jmespath.search(o["--query"], {"EvaluationResults": res}), "None")
+    fail("unknown iam call " + cmd)
 
 
 def iam(pos, o, state):
