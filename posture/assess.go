@@ -44,6 +44,20 @@ type clusterKey struct {
 // next array, so grouping 100,000 findings allocates no slice per group.
 type chain struct{ head, tail, n int32 }
 
+// link appends finding i to the chain under k: next[i] threads the members
+// of one group through the scored slice without a slice per group.
+func link[K comparable](m map[K]chain, k K, i int32, next []int32) {
+	c, ok := m[k]
+	if !ok {
+		c = chain{head: i, tail: i}
+	} else {
+		next[c.tail] = i
+		c.tail = i
+	}
+	c.n++
+	m[k] = c
+}
+
 // factorBlock is how many factors are carved from one allocation.
 const factorBlock = 8192
 
@@ -162,16 +176,7 @@ func Assess(findings []Finding, opt AssessOptions) *Assessment {
 		if s.Finding.Status != StatusOpen || classesOf(ranked[i]) == 0 || s.Finding.Resource.ID == "" {
 			continue
 		}
-		k := resKey{NormalizeProvider(s.Finding.Provider), s.Finding.Account, s.Finding.Resource.ID}
-		c, ok := resources[k]
-		if !ok {
-			c = chain{head: int32(i), tail: int32(i)}
-		} else {
-			next[c.tail] = int32(i)
-			c.tail = int32(i)
-		}
-		c.n++
-		resources[k] = c
+		link(resources, resKey{NormalizeProvider(s.Finding.Provider), s.Finding.Account, s.Finding.Resource.ID}, int32(i), next)
 	}
 
 	members := make([]*Scored, 0, n) // every group's Members is a window of this
@@ -246,15 +251,7 @@ func Assess(findings []Finding, opt AssessOptions) *Assessment {
 			// Unknown rules are only alike when the source says so.
 			k.rule = s.Finding.Rule
 		}
-		c, ok := clusters[k]
-		if !ok {
-			c = chain{head: int32(i), tail: int32(i)}
-		} else {
-			next[c.tail] = int32(i)
-			c.tail = int32(i)
-		}
-		c.n++
-		clusters[k] = c
+		link(clusters, k, int32(i), next)
 	}
 	for k, c := range clusters {
 		if c.n < 2 {
