@@ -125,3 +125,11 @@ func (l *Library) Render(name string, vars map[string]any, data any) (Prompt, er
 	}
 	return Prompt{Name: name, Version: t.Version, System: sys.String(), User: usr.String()}, nil
 }
+
+// Version is the version in use of the named template, "" if there is none.
+func (l *Library) Version(name string) string {
+	if t, ok := l.byName[name]; ok {
+		return t.Version
+	}
+	return ""
+}
