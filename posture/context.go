@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -148,7 +149,10 @@ func ParseDataClass(s string) (string, bool) { return lookupAlias(dataAliases, s
 //  3. tag rules, in file order;
 //  4. the account rule.
 type ContextMap struct {
-	accounts map[string]*contextRule
+	// conventions are the team's naming and tagging conventions, free text
+	// written by the team, handed to an LLM that tailors scripts.
+	conventions map[string]string
+	accounts    map[string]*contextRule
 	prefixes []*contextRule // longest prefix first
 	tags     []*contextRule // file order
 }
@@ -353,17 +357,18 @@ func hasTag(tags map[string]string, key, value string) bool {
 func ParseContext(data []byte, name string) (*ContextMap, error) {
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // spreadsheets write a BOM
 	var rules []*contextRule
+	var conv map[string]string
 	var err error
 	switch strings.ToLower(path.Ext(name)) {
 	case ".yaml", ".yml":
-		rules, err = parseContextYAML(data, name)
+		rules, conv, err = parseContextYAML(data, name)
 	case ".csv":
 		rules, err = parseContextCSV(data, name)
 	default:
 		if looksLikeCSV(data) {
 			rules, err = parseContextCSV(data, name)
 		} else {
-			rules, err = parseContextYAML(data, name)
+			rules, conv, err = parseContextYAML(data, name)
 		}
 	}
 	if err != nil {
@@ -374,7 +379,65 @@ func ParseContext(data []byte, name string) (*ContextMap, error) {
 	if len(rules) == 0 {
 		return nil, fmt.Errorf("%s holds no rules: a context file maps at least one account, resource prefix or tag", name)
 	}
-	return buildContext(rules, name)
+	m, err := buildContext(rules, name)
+	if err != nil {
+		return nil, err
+	}
+	m.conventions = conv
+	return m, nil
+}
+
+// Conventions returns the context file's conventions section (YAML only):
+// the team's own words on naming and tagging, e.g. terraform_names:
+// "<application>_<purpose>, snake case". Nil when there is none.
+func (m *ContextMap) Conventions() map[string]string {
+	if m == nil || len(m.conventions) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(m.conventions))
+	for k, v := range m.conventions {
+		out[k] = v
+	}
+	return out
+}
+
+// Limits on the conventions section: it is prose for a prompt, not a
+// second configuration language.
+const (
+	maxConventions     = 20
+	maxConventionValue = 300
+)
+
+var reConventionKey = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)
+
+func parseConventions(v *yaml.Node, name string) (map[string]string, error) {
+	if v.Kind == yaml.ScalarNode && v.Tag == "!!null" {
+		return nil, nil
+	}
+	if v.Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("%s:%d: conventions must be a mapping of name: text", name, v.Line)
+	}
+	out := map[string]string{}
+	for i := 0; i+1 < len(v.Content); i += 2 {
+		k, val := v.Content[i], v.Content[i+1]
+		if !reConventionKey.MatchString(k.Value) {
+			return nil, fmt.Errorf("%s:%d: convention name %q must be lower case letters, digits and _", name, k.Line, k.Value)
+		}
+		if _, dup := out[k.Value]; dup {
+			return nil, fmt.Errorf("%s:%d: convention %q appears twice", name, k.Line, k.Value)
+		}
+		if val.Kind != yaml.ScalarNode || val.Tag == "!!null" || strings.TrimSpace(val.Value) == "" {
+			return nil, fmt.Errorf("%s:%d: convention %q must be a line of text", name, val.Line, k.Value)
+		}
+		if len([]rune(val.Value)) > maxConventionValue {
+			return nil, fmt.Errorf("%s:%d: convention %q is longer than %d characters", name, val.Line, k.Value, maxConventionValue)
+		}
+		out[k.Value] = strings.Join(strings.Fields(val.Value), " ")
+	}
+	if len(out) > maxConventions {
+		return nil, fmt.Errorf("%s:%d: more than %d conventions", name, v.Line, maxConventions)
+	}
+	return out, nil
 }
 
 func looksLikeCSV(data []byte) bool {
@@ -477,45 +540,54 @@ var yamlSections = map[string]struct{ kind, key, want string }{
 	"tags":      {"tag", "key", "key, value, owner, application, environment, criticality, data_classification, note"},
 }
 
-func parseContextYAML(data []byte, name string) ([]*contextRule, error) {
+func parseContextYAML(data []byte, name string) ([]*contextRule, map[string]string, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, nil, fmt.Errorf("%s: %w", name, err)
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
-		return nil, nil // an empty file is an empty map
+		return nil, nil, nil // an empty file is an empty map
 	}
 	root := doc.Content[0]
 	if root.Kind != yaml.MappingNode {
-		return nil, fmt.Errorf("%s:%d: want a mapping with accounts, resources and tags", name, root.Line)
+		return nil, nil, fmt.Errorf("%s:%d: want a mapping with accounts, resources and tags", name, root.Line)
 	}
 	var rules []*contextRule
+	var conv map[string]string
 	seenSection := map[string]bool{}
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
-		sec, ok := yamlSections[k.Value]
-		if !ok {
-			return nil, fmt.Errorf("%s:%d: unknown section %q (want accounts, resources, tags)", name, k.Line, k.Value)
-		}
 		if seenSection[k.Value] {
-			return nil, fmt.Errorf("%s:%d: section %q appears twice", name, k.Line, k.Value)
+			return nil, nil, fmt.Errorf("%s:%d: section %q appears twice", name, k.Line, k.Value)
 		}
 		seenSection[k.Value] = true
+		if k.Value == "conventions" {
+			c, err := parseConventions(v, name)
+			if err != nil {
+				return nil, nil, err
+			}
+			conv = c
+			continue
+		}
+		sec, ok := yamlSections[k.Value]
+		if !ok {
+			return nil, nil, fmt.Errorf("%s:%d: unknown section %q (want accounts, resources, tags, conventions)", name, k.Line, k.Value)
+		}
 		if v.Kind == yaml.ScalarNode && v.Tag == "!!null" {
 			continue
 		}
 		if v.Kind != yaml.SequenceNode {
-			return nil, fmt.Errorf("%s:%d: %s must be a list", name, v.Line, k.Value)
+			return nil, nil, fmt.Errorf("%s:%d: %s must be a list", name, v.Line, k.Value)
 		}
 		for _, item := range v.Content {
 			r, err := yamlRule(item, sec.kind, sec.key, sec.want)
 			if err != nil {
-				return nil, fmt.Errorf("%s:%w", name, err)
+				return nil, nil, fmt.Errorf("%s:%w", name, err)
 			}
 			rules = append(rules, r)
 		}
 	}
-	return rules, nil
+	return rules, conv, nil
 }
 
 // yamlRule reads one list item. Values are taken as written (Node.Value), so

@@ -124,7 +124,7 @@ func TestParseContextErrors(t *testing.T) {
 	}{
 		{"yaml unknown field", "c.yaml", "accounts:\n  - id: \"1\"\n    ownr: x\n",
 			`c.yaml:3: unknown field "ownr" in account entry (want id, owner, application, environment, criticality, data_classification, note)`},
-		{"yaml unknown section", "c.yaml", "acounts:\n  - id: 1\n", `c.yaml:1: unknown section "acounts" (want accounts, resources, tags)`},
+		{"yaml unknown section", "c.yaml", "acounts:\n  - id: 1\n", `c.yaml:1: unknown section "acounts" (want accounts, resources, tags, conventions)`},
 		{"yaml bad environment", "c.yaml", "accounts:\n  - id: \"1\"\n    environment: prodd\n",
 			`c.yaml:3: environment "prodd" is not one of production, staging, dev, sandbox (or prod, prd, live, stage, stg, uat, development, test, sbx, playground)`},
 		{"yaml bad criticality", "c.yml", "resources:\n  - prefix: arn:x\n    criticality: extreme\n",
@@ -149,6 +149,13 @@ func TestParseContextErrors(t *testing.T) {
 			`c.csv:2: environment "qa-ish" is not one of production, staging, dev, sandbox (or prod, prd, live, stage, stg, uat, development, test, sbx, playground)`},
 		{"csv wrong field count", "c.csv", "match,value,owner\naccount,1\n", `c.csv: record on line 2: wrong number of fields`},
 		{"csv empty value", "c.csv", "match,value,owner\naccount,,a\n", `c.csv:2: account rule has an empty value`},
+		{"conventions not a mapping", "c.yaml", "conventions: [a]\naccounts:\n  - id: \"1\"\n    owner: a\n",
+			`c.yaml:1: conventions must be a mapping of name: text`},
+		{"convention bad name", "c.yaml", "conventions:\n  Terraform Names: x\n", `c.yaml:2: convention name "Terraform Names" must be lower case letters, digits and _`},
+		{"convention not text", "c.yaml", "conventions:\n  names: [a, b]\n", `c.yaml:2: convention "names" must be a line of text`},
+		{"convention twice", "c.yaml", "conventions:\n  names: a\n  names: b\n", `c.yaml:3: convention "names" appears twice`},
+		{"conventions twice", "c.yaml", "conventions:\n  names: a\nconventions:\n  tags: b\n", `c.yaml:3: section "conventions" appears twice`},
+		{"conventions but no rules", "c.yaml", "conventions:\n  names: a\n", `c.yaml holds no rules: a context file maps at least one account, resource prefix or tag`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -186,5 +193,26 @@ func TestEnvironmentWords(t *testing.T) {
 		if got := NormalizeEnvironment(in); got != want {
 			t.Errorf("NormalizeEnvironment(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestContextConventions(t *testing.T) {
+	data := "conventions:\n  terraform_names: \"<application>_<purpose>,\n    snake case\"\n  tag_values: prod, stg, dev\naccounts:\n  - id: \"1\"\n    owner: a\n"
+	m, err := ParseContext([]byte(data), "c.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"terraform_names": "<application>_<purpose>, snake case", "tag_values": "prod, stg, dev"}
+	got := m.Conventions()
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	got["tag_values"] = "changed"
+	if m.Conventions()["tag_values"] != "prod, stg, dev" {
+		t.Error("Conventions returned the map itself")
+	}
+	var none *ContextMap
+	if none.Conventions() != nil {
+		t.Error("nil map has conventions")
 	}
 }
