@@ -153,8 +153,8 @@ type ContextMap struct {
 	// written by the team, handed to an LLM that tailors scripts.
 	conventions map[string]string
 	accounts    map[string]*contextRule
-	prefixes []*contextRule // longest prefix first
-	tags     []*contextRule // file order
+	prefixes    []*contextRule // longest prefix first
+	tags        []*contextRule // file order
 }
 
 type contextRule struct {
