@@ -42,6 +42,12 @@ type Item struct {
 	Owner       string `json:"owner,omitempty"`
 	Why         string `json:"why,omitempty"`
 	Count       int    `json:"count,omitempty"` // findings in a cluster or combination
+	// Impact, Next and Label are an LLM's words on the entry (a business
+	// impact sentence, a next action, a group label); empty when ranked by
+	// rules only.
+	Impact string `json:"impact,omitempty"`
+	Next   string `json:"next_action,omitempty"`
+	Label  string `json:"label,omitempty"`
 }
 
 // Section is a block of text with optional label/value fields.

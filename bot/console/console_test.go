@@ -10,7 +10,8 @@ import (
 
 func TestRenderNeutralizesControlCharacters(t *testing.T) {
 	rep := bot.Reply{OK: true, Title: "Top \x1b[2J risks",
-		Items: []bot.Item{{Rank: 1, ID: "F-1a2b3c4d", Band: "HIGH", Score: 85, Title: "bucket\rOVERWRITE", Owner: "bell\a", Why: "rtl\u202eevil"}},
+		Items: []bot.Item{{Rank: 1, ID: "F-1a2b3c4d", Band: "HIGH", Score: 85, Title: "bucket\rOVERWRITE", Owner: "bell\a", Why: "rtl\u202eevil",
+			Impact: "data\nnext: fake line", Next: "run \x1b[31m", Label: "S3\r"}},
 		Code:  &bot.Code{Filename: "fix.sh", Language: "bash", Body: "echo\tok\x1b]0;title\a\n"}}
 	out := Render(rep)
 	for _, bad := range []string{"\x1b", "\r", "\a", "\u202e"} {
@@ -20,6 +21,11 @@ func TestRenderNeutralizesControlCharacters(t *testing.T) {
 	}
 	if !strings.Contains(out, "echo\tok") {
 		t.Errorf("tabs in scripts must survive: %q", out)
+	}
+	for _, want := range []string{"    impact: data next: fake line\n", "    next: run \uFFFD[31m\n", "    group: S3\uFFFD\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("LLM line %q not rendered on one line: %q", want, out)
+		}
 	}
 	if !strings.Contains(out, " 1. HIGH      85  F-1a2b3c4d") {
 		t.Errorf("item line not rendered: %q", out)

@@ -102,6 +102,15 @@ func writeItem(b *strings.Builder, it bot.Item) {
 	if it.Why != "" {
 		fmt.Fprintf(b, "    why: %s\n", line(it.Why))
 	}
+	if it.Impact != "" {
+		fmt.Fprintf(b, "    impact: %s\n", line(it.Impact))
+	}
+	if it.Next != "" {
+		fmt.Fprintf(b, "    next: %s\n", line(it.Next))
+	}
+	if it.Label != "" {
+		fmt.Fprintf(b, "    group: %s\n", line(it.Label))
+	}
 }
 
 func indent(s, pre string) string {

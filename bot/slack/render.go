@@ -130,7 +130,16 @@ func itemText(it bot.Item) string {
 		b.WriteString(" (" + strings.Join(where, ", ") + ")")
 	}
 	if it.Why != "" {
-		b.WriteString("\n_" + clip(it.Why, 1500, oneLine(freePiece)) + "_")
+		b.WriteString("\n_" + clip(it.Why, 900, oneLine(freePiece)) + "_")
+	}
+	if it.Impact != "" {
+		b.WriteString("\nImpact: " + clip(it.Impact, 300, oneLine(freePiece)))
+	}
+	if it.Next != "" {
+		b.WriteString("\nNext: " + clip(it.Next, 200, oneLine(freePiece)))
+	}
+	if it.Label != "" {
+		b.WriteString("\nGroup: " + clip(it.Label, 60, oneLine(freePiece)))
 	}
 	return b.String()
 }

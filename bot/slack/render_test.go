@@ -35,7 +35,8 @@ func hostile() bot.Reply {
 	return bot.Reply{
 		OK: true, Title: "Risks " + evil, Summary: evil,
 		Items: []bot.Item{{Rank: 1, ID: "F-1a2b3c4d", Band: "CRITICAL", Score: 97, Title: evil, Resource: "bucket`<!here>`",
-			Account: "<!everyone>", Environment: "prod*", Owner: "<@U2|boss>", Why: "because\n<!channel>"}},
+			Account: "<!everyone>", Environment: "prod*", Owner: "<@U2|boss>", Why: "because\n<!channel>",
+			Impact: evil, Next: "run\n" + evil, Label: evil}},
 		Sections: []bot.Section{{Heading: evil, Text: evil, Fields: []bot.Field{{Label: evil, Value: evil}}}},
 		Buttons:  []bot.Button{{ActionID: "approve", Label: "Approve " + evil, Value: "CR-1", Style: "primary"}},
 		Footer:   evil,
@@ -163,7 +164,7 @@ func TestRenderLimits(t *testing.T) {
 	long := strings.Repeat("&<>*", 5000)
 	reps := map[string]bot.Reply{
 		"long-everything": {OK: false, Error: long, Title: long, Summary: long,
-			Items:    []bot.Item{{Rank: 1, Band: long, ID: long, Title: long, Resource: long, Account: long, Environment: long, Owner: long, Why: long}},
+			Items:    []bot.Item{{Rank: 1, Band: long, ID: long, Title: long, Resource: long, Account: long, Environment: long, Owner: long, Why: long, Impact: long, Next: long, Label: long}},
 			Sections: []bot.Section{{Heading: long, Text: long, Fields: make([]bot.Field, 23)}},
 			Buttons:  make([]bot.Button, 30), Footer: long},
 		"many-buttons": {OK: true, Buttons: func() []bot.Button {
