@@ -12,7 +12,7 @@ func TestRenderNeutralizesControlCharacters(t *testing.T) {
 	rep := bot.Reply{OK: true, Title: "Top \x1b[2J risks",
 		Items: []bot.Item{{Rank: 1, ID: "F-1a2b3c4d", Band: "HIGH", Score: 85, Title: "bucket\rOVERWRITE", Owner: "bell\a", Why: "rtl\u202eevil",
 			Impact: "data\nnext: fake line", Next: "run \x1b[31m", Label: "S3\r"}},
-		Code:  &bot.Code{Filename: "fix.sh", Language: "bash", Body: "echo\tok\x1b]0;title\a\n"}}
+		Code: &bot.Code{Filename: "fix.sh", Language: "bash", Body: "echo\tok\x1b]0;title\a\n"}}
 	out := Render(rep)
 	for _, bad := range []string{"\x1b", "\r", "\a", "\u202e"} {
 		if strings.Contains(out, bad) {
