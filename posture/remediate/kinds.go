@@ -50,6 +50,7 @@ var templateFS embed.FS
 
 var templates = template.Must(template.New("").Option("missingkey=error").Funcs(template.FuncMap{
 	"join": strings.Join,
+	"slot": slotValue,
 }).ParseFS(templateFS, "templates/*.tmpl"))
 
 var (
@@ -85,9 +86,16 @@ func (k *kind) tmplName(f Format) string {
 	return stem + "." + string(f) + ".tmpl"
 }
 
-// render binds the finding's identifiers and executes the template; it does
-// not lint.
+// render binds the finding's identifiers and executes the template with the
+// vetted slot values; it does not lint.
 func render(k *kind, checkID string, in Input, format Format) (*Script, error) {
+	return renderSlots(k, checkID, in, format, nil)
+}
+
+// renderSlots is render with some slot values replaced (by name). The
+// caller has checked the replacements against the slots' patterns, or they
+// are Tailor's sentinels.
+func renderSlots(k *kind, checkID string, in Input, format Format, values map[string]string) (*Script, error) {
 	f := in.Finding
 	id, err := need(reFindingID, "finding id", f.ID)
 	if err != nil {
@@ -105,6 +113,8 @@ func render(k *kind, checkID string, in Input, format Format) (*Script, error) {
 	data["TemplateID"] = k.id
 	data["TemplateVersion"] = k.version
 	data["Global"] = k.global
+	sv := &slotSet{data: data, override: values}
+	data[slotKey] = sv
 	if r, _ := data["Region"].(string); r == "" && k.global {
 		// Terraform's AWS provider wants a region even for IAM: the
 		// partition's IAM home region, which the linter allows for global
@@ -122,7 +132,9 @@ func render(k *kind, checkID string, in Input, format Format) (*Script, error) {
 	writeHeader(&body, data, format)
 	body.Write(fix.Bytes())
 	name := fmt.Sprintf("optix-%s-%s%s", strings.ToLower(id), k.id, format.ext())
-	return newScript(k, checkID, format, name, body.String()), nil
+	s := newScript(k, checkID, format, name, body.String())
+	s.Slots = sv.slots()
+	return s, nil
 }
 
 // writeHeader writes the comment block every script starts with. Only

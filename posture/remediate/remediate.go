@@ -79,6 +79,12 @@ type Script struct {
 	TemplateID      string
 	TemplateVersion string
 	Check           string
+	// Slots are the values in Body that Tailor may change, with their
+	// vetted values, sorted by Name. Empty when the template has none.
+	Slots []Slot
+	// Tailored names the slots whose value differs from the vetted one;
+	// nil for a vetted script (from Generate, or an unchanged Tailor).
+	Tailored []string
 }
 
 // Violation is one linter finding against a script.
