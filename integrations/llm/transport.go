@@ -196,7 +196,9 @@ func (c *Client) classify(ctx context.Context, err error, meta replyMeta) (*Erro
 func (c *Client) fields(err error, body []byte) (apiFields, error) {
 	var f apiFields
 	var ae *openai.APIError
-	if errors.As(err, &ae) {
+	// A body whose "error" is not an object still yields an empty
+	// *APIError from the library; read those loosely below.
+	if errors.As(err, &ae) && (ae.Message != "" || ae.Type != "" || ae.Code != nil || ae.InnerError != nil) {
 		f.msg = ae.Message
 		f.typ = ae.Type
 		switch v := ae.Code.(type) {
