@@ -195,9 +195,15 @@ func rank(c Call) (string, error) {
 // impact names the data class, application and environment; it repeats
 // no free text of the item.
 func impact(it rankItem) string {
-	data := "its"
+	object := "data"
 	if it.DataClass != "" {
-		data = strings.ToLower(it.DataClass)
+		object = strings.ToLower(it.DataClass) + " data"
+	}
+	if it.Application != "" {
+		object += " of " + it.Application
+	}
+	if it.Environment != "" {
+		object += " in " + it.Environment
 	}
 	subject := "This misconfiguration"
 	switch it.Kind {
@@ -206,8 +212,7 @@ func impact(it rankItem) string {
 	case "combination":
 		subject = "This combination of findings"
 	}
-	return fmt.Sprintf("%s put%s %s data of %s in %s at risk.", subject, plural(it.Kind),
-		data, orDefault(it.Application, "an unnamed application"), orDefault(it.Environment, "an unknown environment"))
+	return fmt.Sprintf("%s put%s %s at risk.", subject, plural(it.Kind), object)
 }
 
 func plural(kind string) string {
@@ -319,7 +324,8 @@ func appendLine(script, line string) string {
 }
 
 // fit returns the first spelling of name that matches pattern: as is,
-// lower case, with other separators, CamelCase, or letters and digits only.
+// lower case, with other separators, CamelCase (each word's first letter
+// raised), or letters and digits only.
 func fit(name, pattern string) (string, bool) {
 	if pattern == "" {
 		return name, true
@@ -333,7 +339,7 @@ func fit(name, pattern string) (string, bool) {
 	var camel, alnum strings.Builder
 	for _, w := range words {
 		r := []rune(w)
-		camel.WriteString(string(unicode.ToUpper(r[0])) + strings.ToLower(string(r[1:])))
+		camel.WriteString(string(unicode.ToUpper(r[0])) + string(r[1:]))
 		alnum.WriteString(strings.ToLower(w))
 	}
 	for _, cand := range []string{
