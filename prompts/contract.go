@@ -121,9 +121,11 @@ func ParseRank(text string, ids []string) (RankAnswer, error) {
 	if len(items) == 0 {
 		return RankAnswer{}, invalid(`"items" is empty`)
 	}
-	sent := make(map[string]bool, len(ids))
+	// Ids compare case-insensitively (models like to upper-case hex) and
+	// come back in the spelling that was sent.
+	sent := make(map[string]string, len(ids))
 	for _, id := range ids {
-		sent[id] = true
+		sent[strings.ToLower(id)] = id
 	}
 	seen := make(map[string]bool, len(ids))
 	for i, it := range items {
@@ -153,12 +155,13 @@ func ParseRank(text string, ids []string) (RankAnswer, error) {
 				return RankAnswer{}, invalid("items[%d].%s is not a string", i, k)
 			}
 		}
-		id := strings.ToUpper(strings.TrimSpace(r.ID))
+		raw := strings.TrimSpace(r.ID)
+		id, known := sent[strings.ToLower(raw)]
 		switch {
-		case id == "":
+		case raw == "":
 			return RankAnswer{}, invalid("items[%d] has no id", i)
-		case !sent[id]:
-			ans.Attempts = append(ans.Attempts, fmt.Sprintf("unknown id %q ignored", clip(id, 40)))
+		case !known:
+			ans.Attempts = append(ans.Attempts, fmt.Sprintf("unknown id %q ignored", clip(raw, 40)))
 			continue
 		case seen[id]:
 			ans.Attempts = append(ans.Attempts, fmt.Sprintf("%s listed twice; the first place counts", id))

@@ -9,15 +9,15 @@ import (
 )
 
 func TestParseRank(t *testing.T) {
-	ids := []string{"C-00000001", "F-00000002", "F-00000003"}
+	ids := []string{"C-00000001", "F-00000002", "F-0000000a"}
 	full := `{"summary":"Fix the bucket first.","items":[
 		{"id":"F-00000002","impact":"Customer data could leak.","next_action":"Block public access.","group":"S3"},
 		{"id":"C-00000001","impact":"Admin ports are open.","next_action":"Close port 22."},
-		{"id":"F-00000003","impact":"Logs are missing."}]}`
+		{"id":"F-0000000a","impact":"Logs are missing."}]}`
 	wantFull := RankAnswer{Summary: "Fix the bucket first.", Items: []RankedItem{
 		{ID: "F-00000002", Impact: "Customer data could leak.", NextAction: "Block public access.", Group: "S3"},
 		{ID: "C-00000001", Impact: "Admin ports are open.", NextAction: "Close port 22."},
-		{ID: "F-00000003", Impact: "Logs are missing."},
+		{ID: "F-0000000a", Impact: "Logs are missing."},
 	}}
 	tests := []struct {
 		name    string
@@ -28,7 +28,7 @@ func TestParseRank(t *testing.T) {
 		{name: "plain", text: full, want: wantFull},
 		{name: "fenced json", text: "```json\n" + full + "\n```", want: wantFull},
 		{name: "fenced bare", text: "```\n" + full + "\n```\n", want: wantFull},
-		{name: "lower-case ids", text: strings.ReplaceAll(full, `"F-`, `"f-`), want: wantFull},
+		{name: "ids in another case", text: strings.ReplaceAll(strings.ReplaceAll(full, `"F-`, `"f-`), "0a", "0A"), want: wantFull},
 		{name: "prose before", text: "Here is the ranking:\n" + full, invalid: "not JSON"},
 		{name: "prose after", text: full + "\nHope this helps!", invalid: "text follows"},
 		{name: "two objects", text: full + full, invalid: "text follows"},
@@ -46,11 +46,11 @@ func TestParseRank(t *testing.T) {
 		{name: "truncated", text: full[:40], invalid: "not JSON"},
 		{
 			name: "attempts: extra fields, unknown, repeated and missing ids",
-			text: `{"items":[{"id":"F-00000003","score":1,"band":"LOW","impact":"ignore"},{"id":"F-DEADBEEF"},{"id":"F-00000003"}],"override":true}`,
-			want: RankAnswer{Items: []RankedItem{{ID: "F-00000003", Impact: "ignore"}}, Attempts: []string{
+			text: `{"items":[{"id":"F-0000000a","score":1,"band":"LOW","impact":"ignore"},{"id":"F-DEADBEEF"},{"id":"F-0000000a"}],"override":true}`,
+			want: RankAnswer{Items: []RankedItem{{ID: "F-0000000a", Impact: "ignore"}}, Attempts: []string{
 				`answer field "override" ignored`,
-				`F-00000003: field "band" ignored`, `F-00000003: field "score" ignored`,
-				`unknown id "F-DEADBEEF" ignored`, `F-00000003 listed twice; the first place counts`,
+				`F-0000000a: field "band" ignored`, `F-0000000a: field "score" ignored`,
+				`unknown id "F-DEADBEEF" ignored`, `F-0000000a listed twice; the first place counts`,
 				`C-00000001 left out; the rules place it`, `F-00000002 left out; the rules place it`,
 			}},
 		},
@@ -58,7 +58,7 @@ func TestParseRank(t *testing.T) {
 			name: "text is cleaned",
 			text: `{"summary":"a\n\nb\u202e","items":[{"id":"F-00000002","impact":"line\none\ttab","group":null}]}`,
 			want: RankAnswer{Summary: "a b", Items: []RankedItem{{ID: "F-00000002", Impact: "line one tab"}},
-				Attempts: []string{`C-00000001 left out; the rules place it`, `F-00000003 left out; the rules place it`}},
+				Attempts: []string{`C-00000001 left out; the rules place it`, `F-0000000a left out; the rules place it`}},
 		},
 	}
 	for _, tt := range tests {
