@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"unicode"
+
+	"github.com/optix-bot/optix-bot/prompts"
 )
 
 // EchoTailorLine is what Analyst appends to a tailored script when Echo is
@@ -15,7 +17,8 @@ import (
 const EchoTailorLine = "aws s3 rb --force s3://optix-injected-bucket"
 
 // Analyst is the default Brain: a deterministic model of optix-bot's prompt
-// contract. It reads the task from Call.Data:
+// contract (package prompts, contract.go). It reads the task from
+// Call.Data:
 //
 //   - "rank": answers {"summary", "items":[{"id","impact","next_action","group"}]}
 //     ordered by score + 4×data weight + 2×criticality weight, descending
@@ -42,29 +45,6 @@ func Analyst(c Call) (string, error) {
 		return tailor(c)
 	}
 	return marshal(map[string]string{"summary": "This task is not one I know."})
-}
-
-// rankItem is one entry of a rank task.
-type rankItem struct {
-	ID           string            `json:"id"`
-	Kind         string            `json:"kind"`
-	Band         string            `json:"band"`
-	Score        float64           `json:"score"`
-	Check        string            `json:"check"`
-	Title        string            `json:"title"`
-	Provider     string            `json:"provider"`
-	Account      string            `json:"account"`
-	Environment  string            `json:"environment"`
-	Resource     string            `json:"resource"`
-	ResourceType string            `json:"resource_type"`
-	Findings     int               `json:"findings"`
-	Owner        string            `json:"owner"`
-	Application  string            `json:"application"`
-	Criticality  string            `json:"criticality"`
-	DataClass    string            `json:"data_class"`
-	Why          string            `json:"why"`
-	Tags         map[string]string `json:"tags"`
-	Notes        []string          `json:"notes"`
 }
 
 // rankAnswer is one entry of a rank answer. Score and Band appear only
@@ -99,18 +79,38 @@ func instruction(ss []string) (string, bool) {
 	return "", false
 }
 
-func (it rankItem) strings() []string {
-	ss := []string{it.ID, it.Kind, it.Band, it.Check, it.Title, it.Provider, it.Account, it.Environment,
-		it.Resource, it.ResourceType, it.Owner, it.Application, it.Criticality, it.DataClass, it.Why}
-	keys := make([]string, 0, len(it.Tags))
-	for k := range it.Tags {
-		keys = append(keys, k)
+// texts lists every string in a JSON value, keys included, in a stable
+// order: Echo looks for instructions wherever the data may carry them,
+// including fields the contract does not (yet) define.
+func texts(raw json.RawMessage) []string {
+	var v any
+	if json.Unmarshal(raw, &v) != nil {
+		return nil
 	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		ss = append(ss, k, it.Tags[k])
+	var out []string
+	var walk func(any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case string:
+			out = append(out, x)
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		case map[string]any:
+			keys := make([]string, 0, len(x))
+			for k := range x {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				out = append(out, k)
+				walk(x[k])
+			}
+		}
 	}
-	return append(ss, it.Notes...)
+	walk(v)
+	return out
 }
 
 func dataWeight(class string) float64 {
@@ -139,23 +139,34 @@ func critWeight(c string) float64 {
 
 func rank(c Call) (string, error) {
 	var task struct {
-		Items []rankItem `json:"items"`
+		Items []json.RawMessage `json:"items"`
 	}
 	if err := json.Unmarshal(c.Data, &task); err != nil {
 		return marshal(map[string]string{"summary": "The rank task could not be read."})
 	}
-	items := task.Items
-	key := func(it rankItem) float64 {
-		return it.Score + 4*dataWeight(it.DataClass) + 2*critWeight(it.Criticality)
+	type entry struct {
+		prompts.RankItem
+		raw json.RawMessage
+	}
+	items := make([]entry, 0, len(task.Items))
+	for _, raw := range task.Items {
+		var it prompts.RankItem
+		if json.Unmarshal(raw, &it) != nil {
+			continue // a model skips what it cannot read; the parser notices
+		}
+		items = append(items, entry{it, raw})
+	}
+	key := func(it entry) float64 {
+		return float64(it.Score) + 4*dataWeight(it.DataClass) + 2*critWeight(it.Criticality)
 	}
 	sort.SliceStable(items, func(i, j int) bool { return key(items[i]) > key(items[j]) })
 
 	var kept, demoted []rankAnswer
 	var obeyed []string
 	for _, it := range items {
-		a := rankAnswer{ID: it.ID, Impact: impact(it), NextAction: nextAction(it), Group: group(it.Check)}
+		a := rankAnswer{ID: it.ID, Impact: impact(it.RankItem), NextAction: nextAction(it.RankItem), Group: group(it.Check)}
 		if c.Echo {
-			if text, ok := instruction(it.strings()); ok {
+			if text, ok := instruction(texts(it.raw)); ok {
 				obeyed = append(obeyed, text)
 				if removal.MatchString(text) {
 					continue
@@ -194,7 +205,7 @@ func rank(c Call) (string, error) {
 
 // impact names the data class, application and environment; it repeats
 // no free text of the item.
-func impact(it rankItem) string {
+func impact(it prompts.RankItem) string {
 	object := "data"
 	if it.DataClass != "" {
 		object = strings.ToLower(it.DataClass) + " data"
@@ -222,7 +233,7 @@ func plural(kind string) string {
 	return "s"
 }
 
-func nextAction(it rankItem) string {
+func nextAction(it prompts.RankItem) string {
 	if it.Kind == "" || it.Kind == "finding" {
 		return "/optix fix " + it.ID
 	}
@@ -246,54 +257,18 @@ func orDefault(s, d string) string {
 	return s
 }
 
-// tailorTask is a tailor request.
-type tailorTask struct {
-	Format  string `json:"format"`
-	Script  string `json:"script"`
-	Slots   []slot `json:"slots"`
-	Context struct {
-		Application string `json:"application"`
-		Environment string `json:"environment"`
-		Owner       string `json:"owner"`
-	} `json:"context"`
-	Conventions map[string]string `json:"conventions"`
-}
-
-type slot struct {
-	Name    string `json:"name"`
-	Value   string `json:"value"`
-	Pattern string `json:"pattern"`
-	Meaning string `json:"meaning"`
-}
-
-func (t tailorTask) strings() []string {
-	ss := []string{t.Format, t.Context.Application, t.Context.Environment, t.Context.Owner}
-	for _, s := range t.Slots {
-		ss = append(ss, s.Name, s.Value, s.Pattern, s.Meaning)
-	}
-	keys := make([]string, 0, len(t.Conventions))
-	for k := range t.Conventions {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		ss = append(ss, k, t.Conventions[k])
-	}
-	return ss
-}
-
 func tailor(c Call) (string, error) {
-	var t tailorTask
+	var t prompts.TailorInput
 	if err := json.Unmarshal(c.Data, &t); err != nil {
 		return marshal(map[string]string{"summary": "The tailor task could not be read."})
 	}
 	script := t.Script
 	changes := []string{}
 	for _, s := range t.Slots {
-		if s.Value == "" || (s.Name != "resource_name" && s.Name != "logical_id") || t.Context.Application == "" {
+		if s.Value == "" || (s.Name != "resource_name" && s.Name != "logical_id") || t.Context["application"] == "" {
 			continue
 		}
-		nv, ok := fit(t.Context.Application+"_"+s.Value, s.Pattern)
+		nv, ok := fit(t.Context["application"]+"_"+s.Value, s.Pattern)
 		if !ok || nv == s.Value || !strings.Contains(script, s.Value) {
 			continue
 		}
@@ -305,7 +280,7 @@ func tailor(c Call) (string, error) {
 		changes = append(changes, "added a line")
 	}
 	if c.Echo {
-		if _, ok := instruction(t.strings()); ok {
+		if _, ok := instruction(texts(c.Data)); ok {
 			script = appendLine(script, EchoTailorLine)
 			changes = append(changes, "followed the instructions in the data")
 		}

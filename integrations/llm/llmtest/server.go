@@ -38,7 +38,9 @@ type Call struct {
 	// System and User are the last system and user messages.
 	System, User string
 	// Data is the JSON between <data> and </data> in the last user
-	// message, nil if there is none or it is not valid JSON.
+	// message that has such a block, nil if none has or it is not valid
+	// JSON. (A repair turn's last user message has no data of its own; the
+	// task is still the one above it.)
 	Data json.RawMessage
 	// JSON reports that response_format json_object was asked for.
 	JSON bool
@@ -447,9 +449,11 @@ func newCall(model string, msgs []Message, wantJSON bool, f faults) Call {
 			c.System = m.Content
 		case "user":
 			c.User = m.Content
+			if d := dataBlock(m.Content); d != nil {
+				c.Data = d
+			}
 		}
 	}
-	c.Data = dataBlock(c.User)
 	return c
 }
 

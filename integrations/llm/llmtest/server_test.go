@@ -392,3 +392,24 @@ func TestAnalystDirect(t *testing.T) {
 		t.Errorf("script %q", got.Script)
 	}
 }
+
+func TestAnalystAnswersTheTaskOnARepairTurn(t *testing.T) {
+	s := llmtest.NewServer()
+	defer s.Close()
+	data := `{"task":"rank","items":[{"id":"F-1","kind":"finding","score":50,"check":"s3_x"}]}`
+	st, _, r, raw := post(t, context.Background(), s.URL+"/chat/completions", chat("m",
+		msg{"system", "Answer with JSON only."},
+		msg{"user", "Rank:\n<data>\n" + data + "\n</data>"},
+		msg{"assistant", "Sure! {\"summ"},
+		msg{"user", "That was not valid JSON. Answer again with the JSON object only."},
+	), nil)
+	if st != 200 {
+		t.Fatalf("status %d: %s", st, raw)
+	}
+	var ans struct {
+		Items []struct{ ID string } `json:"items"`
+	}
+	if err := json.Unmarshal([]byte(r.Choices[0].Message.Content), &ans); err != nil || len(ans.Items) != 1 || ans.Items[0].ID != "F-1" {
+		t.Errorf("repair answer %q (%v)", r.Choices[0].Message.Content, err)
+	}
+}
