@@ -428,3 +428,38 @@ func TestNew(t *testing.T) {
 		})
 	}
 }
+
+func TestReasoningModelsGetMaxCompletionTokens(t *testing.T) {
+	tests := []struct {
+		model       string
+		wantField   string
+		wantTempSet bool
+	}{
+		{"gpt-4o-mini", "max_tokens", true},
+		{"llama3.1:8b", "max_tokens", true},
+		{"o3-mini", "max_completion_tokens", false},
+		{"gpt-5-mini", "max_completion_tokens", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.model, func(t *testing.T) {
+			s := llmtest.NewServer()
+			defer s.Close()
+			c := newClient(t, llm.Config{BaseURL: s.URL, Model: tt.model})
+			req := ask("x")
+			req.MaxTokens = 300
+			if _, err := c.Complete(context.Background(), req); err != nil {
+				t.Fatalf("Complete: %v", err)
+			}
+			var body map[string]any
+			if err := json.Unmarshal(s.Requests()[0], &body); err != nil {
+				t.Fatal(err)
+			}
+			if body[tt.wantField] != float64(300) {
+				t.Errorf("%s = %v in %s", tt.wantField, body[tt.wantField], s.Requests()[0])
+			}
+			if _, ok := body["temperature"]; ok != tt.wantTempSet {
+				t.Errorf("temperature sent = %v, want %v", ok, tt.wantTempSet)
+			}
+		})
+	}
+}
