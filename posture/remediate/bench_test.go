@@ -1,6 +1,7 @@
 package remediate
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -22,6 +23,38 @@ func BenchmarkGenerate(b *testing.B) {
 				bytes = len(res.Script.Body)
 			}
 			b.ReportMetric(float64(bytes), "script-bytes")
+		})
+	}
+}
+
+// BenchmarkTailor measures checking a candidate with every slot renamed:
+// two skeleton renders, the line match and the lint, per tailored /optix fix.
+func BenchmarkTailor(b *testing.B) {
+	fx := fixtures()
+	for _, c := range []struct {
+		check  string
+		format Format
+	}{{"resource_missing_required_tags", AWSCLI}, {"iam_user_mfa_enabled_console_access", Terraform}} {
+		in := Input{Finding: fx[c.check], Attr: attributed}
+		res, err := Generate(in, c.format)
+		if err != nil || res.Script == nil {
+			b.Fatalf("%s: %v", c.check, err)
+		}
+		cand := res.Script.Body
+		for _, sl := range res.Script.Slots {
+			cand = strings.ReplaceAll(cand, sl.Value, renamed[sl.Name])
+		}
+		b.Run(c.check+"/"+string(c.format), func(b *testing.B) {
+			b.ReportAllocs()
+			var tailored int
+			for b.Loop() {
+				s, err := Tailor(in, c.format, cand)
+				if err != nil {
+					b.Fatal(err)
+				}
+				tailored = len(s.Tailored)
+			}
+			b.ReportMetric(float64(tailored), "slots-tailored")
 		})
 	}
 }

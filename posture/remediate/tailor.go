@@ -195,6 +195,12 @@ func matchSkeleton(lines [][]skelPart, cand string) (map[string]string, *TailorE
 				return nil, &TailorError{Reason: TailorSlotValue, Line: line, Slot: name,
 					Msg: fmt.Sprintf("line %d: %q is not allowed for slot %s (must match %s)", line, v, name, slotDefs[name].re)}
 			}
+			if m := rePlaceholder.FindString(v); m != "" {
+				// The linter skips assignments, so a model's "CHANGEME"
+				// would otherwise end up as a tag on the resource.
+				return nil, &TailorError{Reason: TailorSlotValue, Line: line, Slot: name,
+					Msg: fmt.Sprintf("line %d: slot %s holds the placeholder %q", line, name, m)}
+			}
 			if prev, seen := values[name]; seen && prev != v {
 				return nil, &TailorError{Reason: TailorSlotValue, Line: line, Slot: name,
 					Msg: fmt.Sprintf("line %d: slot %s is %q here but %q on line %d; it must be the same everywhere", line, name, v, prev, firstLine[name])}

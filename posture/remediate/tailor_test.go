@@ -346,6 +346,10 @@ func TestTailorRefuses(t *testing.T) {
 			edit: func(t *testing.T, b string) (string, int) {
 				return replaceLine(t, b, `OWNER="team-data"`, `OWNER=" team-data"`), lineOf(t, b, `OWNER="team-data"`)
 			}},
+		{name: "placeholder slot value", check: tags, format: AWSCLI, attr: attributed, reason: TailorSlotValue, slot: SlotOwnerTag,
+			edit: func(t *testing.T, b string) (string, int) {
+				return replaceLine(t, b, `OWNER="team-data"`, `OWNER="CHANGEME"`), lineOf(t, b, `OWNER="team-data"`)
+			}},
 		{name: "empty slot value", check: tags, format: AWSCLI, attr: attributed, reason: TailorSlotValue, slot: SlotEnvironmentTag,
 			edit: func(t *testing.T, b string) (string, int) {
 				return replaceLine(t, b, `ENVIRONMENT="production"`, `ENVIRONMENT=""`), lineOf(t, b, `ENVIRONMENT="production"`)
@@ -450,4 +454,65 @@ func TestTailorNoScript(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzTailor: whatever a model sends, an accepted script lints, is the
+// rebuilt template, and differs from the vetted script only on lines that
+// hold a slot.
+func FuzzTailor(f *testing.F) {
+	fx := fixtures()
+	type sample struct {
+		in     Input
+		format Format
+		vetted *Script
+	}
+	var samples []sample
+	for _, c := range []struct {
+		check  string
+		format Format
+	}{{"resource_missing_required_tags", AWSCLI}, {"s3_bucket_object_versioning", Terraform},
+		{"s3_bucket_object_versioning", CloudFormation}, {"iam_user_mfa_enabled_console_access", Terraform}} {
+		in := Input{Finding: fx[c.check], Attr: attributed}
+		res, err := Generate(in, c.format)
+		if err != nil || res.Script == nil {
+			f.Fatalf("%s: %v", c.check, err)
+		}
+		samples = append(samples, sample{in, c.format, res.Script})
+		f.Add(uint8(len(samples)-1), res.Script.Body)
+		f.Add(uint8(len(samples)-1), strings.ReplaceAll(res.Script.Body, "optix_fix", "x"))
+		f.Add(uint8(len(samples)-1), strings.ReplaceAll(res.Script.Body, "team-data", "team-data\"; rm -rf /; echo \""))
+	}
+	f.Fuzz(func(t *testing.T, which uint8, cand string) {
+		sm := samples[int(which)%len(samples)]
+		s, err := Tailor(sm.in, sm.format, cand)
+		if err != nil {
+			var te *TailorError
+			if !errors.As(err, &te) {
+				t.Fatalf("error %v is not a *TailorError", err)
+			}
+			return
+		}
+		if v := Lint(s, sm.in.Finding); len(v) > 0 {
+			t.Fatalf("accepted script fails lint: %v", v)
+		}
+		if normalize(s.Body) != normalize(cand) {
+			t.Fatal("accepted script is not the candidate")
+		}
+		got, want := strings.Split(normalize(s.Body), "\n"), strings.Split(normalize(sm.vetted.Body), "\n")
+		if len(got) != len(want) {
+			t.Fatalf("accepted script has %d lines, vetted %d", len(got), len(want))
+		}
+		for i := range got {
+			if got[i] == want[i] {
+				continue
+			}
+			slotted := false
+			for _, sl := range sm.vetted.Slots {
+				slotted = slotted || strings.Contains(want[i], sl.Value)
+			}
+			if !slotted {
+				t.Fatalf("line %d changed but holds no slot: %q", i+1, got[i])
+			}
+		}
+	})
 }
