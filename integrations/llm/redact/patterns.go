@@ -16,6 +16,12 @@ type detector struct {
 	// hints are substrings of which at least one must occur for the regexp
 	// to run at all: most strings hold no ARN, no '@', no "-----BEGIN".
 	hints []string
+	// hint, when set, replaces hints with a cheaper or stricter test.
+	hint func(s string) bool
+	// find, when set, replaces re: a hand-written scanner for shapes a
+	// regexp would backtrack over in every string (runs of digits, of
+	// base64, of host characters).
+	find func(s string) [][]int
 	// accept checks what a regexp cannot say (neighbours, checksums-like
 	// shape, allow lists) and may narrow the span; nil accepts.
 	accept func(s string, start, end int) (int, int, bool)
@@ -49,13 +55,34 @@ var strongDetectors = []detector{
 	{kind: KindSecret, re: regexp.MustCompile(`(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}`), hints: []string{"AKIA", "ASIA", "ABIA", "ACCA"}, accept: tokenBounded},
 	// URL userinfo with a password: https://user:pass@host. The whole
 	// user:pass goes; the host is judged on its own.
-	{kind: KindSecret, re: regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]*://([^\s/?#@:"'<>\[\]]*:[^\s/?#@"'<>\[\]]*)@`), group: 1, hints: []string{"@"}, accept: nonEmpty},
+	{kind: KindSecret, re: regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]*://([^\s/?#@:"'<>\[\]]*:[^\s/?#@"'<>\[\]]*)@`), group: 1, hint: func(s string) bool { return strings.Contains(s, "://") && strings.Contains(s, "@") }, accept: nonEmpty},
 	// "Bearer <token>" and "Basic <credentials>" as in an Authorization header.
 	{kind: KindSecret, re: regexp.MustCompile(`(?i)\b(?:bearer|basic)[ \t]+([A-Za-z0-9._~+/=-]{12,})`), group: 1, hints: []string{"earer", "EARER", "asic", "ASIC"}, accept: notPlainWord},
 	// key=value and key: value where the key names a credential: password=,
 	// client_secret=, X-Amz-Signature=, AccountKey=, SharedAccessSignature=,
 	// a SAS "sig=", "token": "...". Only the value is replaced.
-	{kind: KindSecret, re: regexp.MustCompile(`(?i)([A-Za-z0-9_.-]*(?:password|passwd|passphrase|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|account[_-]?key|sharedaccesskey|signature|credential|\bsig))["']?[ \t]*([:=])[ \t]*("[^"\n]*"|'[^'\n]*'|[^\s"'&;,<>\[\]{}]+)`), group: 3, hints: []string{"=", ":"}, acceptMatch: acceptKeyValue},
+	{kind: KindSecret, find: findKeyValues, group: 2, hints: credentialWords, acceptMatch: acceptKeyValue},
+}
+
+// credentialKeys end the keys whose value is a credential, lower case.
+var credentialKeys = []string{
+	"password", "passwd", "passphrase", "pwd", "secret", "token", "apikey", "api_key", "api-key",
+	"accesskey", "access_key", "access-key", "privatekey", "private_key", "private-key",
+	"accountkey", "account_key", "account-key", "sharedaccesskey", "signature", "credential", "sig",
+}
+
+// keyValueTail follows a credential key: an optional closing quote of a
+// JSON or YAML key, the separator, and the value (quoted or up to the next
+// delimiter of a query string, a connection string or a sentence).
+var keyValueTail = regexp.MustCompile(`^["']?[ \t]*([:=])[ \t]*("[^"\n]*"|'[^'\n]*'|[^\s"'&;,<>\[\]{}]+)`)
+
+// credentialWords are the spellings of the key/value keywords as they occur
+// (lower, Title and UPPER case): without one of them there is nothing for
+// the key/value pattern to find, and it is the costliest one.
+var credentialWords = []string{
+	"pass", "Pass", "PASS", "pwd", "Pwd", "PWD", "secret", "Secret", "SECRET",
+	"token", "Token", "TOKEN", "key", "Key", "KEY", "sig", "Sig", "SIG",
+	"credential", "Credential", "CREDENTIAL",
 }
 
 // weakDetectors find identifiers, and the one secret shape that is only a
@@ -76,26 +103,26 @@ var weakDetectors = []detector{
 	// GCP organization and folder numbers.
 	{kind: KindAccount, re: regexp.MustCompile(`(?:organizations|folders)/[0-9]{6,}`), hints: []string{"organizations/", "folders/"}, accept: nameBounded},
 	// AWS resource ids: prefix, then 8 (old) or 17 (new) hex digits.
-	{kind: KindResource, re: regexp.MustCompile(`(?:i|sg|vol|snap|ami|vpc|subnet|eni|igw|eigw|nat|rtb|acl|eipalloc|lt|pcx|tgw|tgw-attach|vpce|dopt|fs|sgr)-(?:[0-9a-f]{17}|[0-9a-f]{8})`), hints: []string{"-"}, accept: nameBounded},
+	{kind: KindResource, find: findAWSID, hint: dashHex8, accept: nameBounded},
 	// The storage account named in an Azure connection string.
 	{kind: KindResource, re: regexp.MustCompile(`(?i)\bAccountName=([^;\s"']+)`), group: 1, hints: []string{"ccountName=", "ccountname=", "CCOUNTNAME="}},
 	// e-mail addresses.
 	{kind: KindEmail, re: regexp.MustCompile(`[A-Za-z0-9._%+-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,}`), hints: []string{"@"}},
 	// IPv4 addresses and CIDRs.
-	{kind: KindIP, re: regexp.MustCompile(`(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}(?:/(?:3[0-2]|[12]?[0-9]))?`), hints: []string{"."}, accept: acceptIPv4},
+	{kind: KindIP, find: findIPv4, hints: []string{"."}, accept: acceptIPv4},
 	// IPv6 addresses and prefixes: a loose shape, then net/netip decides.
-	{kind: KindIP, re: regexp.MustCompile(`(?i)(?:[0-9a-f]{1,4}:|:)(?:[0-9a-f]{0,4}:){1,7}(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9a-f]{1,4})?(?:/[0-9]{1,3})?`), hints: []string{":"}, accept: acceptIPv6},
+	{kind: KindIP, find: findIPv6, hint: ipv6Hint, accept: acceptIPv6},
 	// GUIDs: Azure subscription and tenant ids.
-	{kind: KindAccount, re: regexp.MustCompile(`[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}`), hints: []string{"-"}, accept: nameBounded},
+	{kind: KindAccount, find: findGUID, hints: []string{"-"}, accept: nameBounded},
 	// AWS account ids: 12 digits standing alone.
-	{kind: KindAccount, re: regexp.MustCompile(`[0-9]{12}`), accept: acceptNumber},
+	{kind: KindAccount, find: findDigits12, accept: acceptNumber},
 	// Host names; acceptHost keeps provider endpoints and public sites.
-	{kind: KindHost, re: regexp.MustCompile(`(?i)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}`), hints: []string{"."}, accept: acceptHost},
+	{kind: KindHost, find: findHosts, hints: []string{"."}, accept: acceptHost},
 	// AWS secret access keys: 40 base64 characters. Only a guess, so it is
 	// weak: a resource path that happens to contain such a run keeps its
 	// meaning. Upper, lower and digit must all occur, which rules out hex
 	// digests and words.
-	{kind: KindSecret, re: regexp.MustCompile(`[A-Za-z0-9/+]{40}`), accept: acceptAWSSecret},
+	{kind: KindSecret, find: findBase64x40, accept: acceptAWSSecret},
 }
 
 // detect runs detectors over s and returns their candidate spans; rank is
@@ -103,10 +130,16 @@ var weakDetectors = []detector{
 func detect(s string, ds []detector, base int) []span {
 	var out []span
 	for i, d := range ds {
-		if !hinted(s, d.hints) {
+		if d.hint != nil && !d.hint(s) || d.hint == nil && !hinted(s, d.hints) {
 			continue
 		}
-		for _, m := range d.re.FindAllStringSubmatchIndex(s, -1) {
+		var ms [][]int
+		if d.find != nil {
+			ms = d.find(s)
+		} else {
+			ms = d.re.FindAllStringSubmatchIndex(s, -1)
+		}
+		for _, m := range ms {
 			start, end := m[2*d.group], m[2*d.group+1]
 			if start < 0 || start == end {
 				continue
@@ -204,8 +237,8 @@ var plainValues = map[string]bool{
 // After a ':' the value must look like a credential (a digit or a symbol in
 // it, or quoted), so "Secret: rotate it" stays English.
 func acceptKeyValue(s string, m []int) (int, int, bool) {
-	sep := s[m[4]:m[5]]
-	start, end := m[6], m[7]
+	sep := s[m[2]:m[3]]
+	start, end := m[4], m[5]
 	quoted := false
 	if c := s[start]; (c == '"' || c == '\'') && end-start >= 2 {
 		start, end, quoted = start+1, end-1, true
