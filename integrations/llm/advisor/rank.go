@@ -1,0 +1,265 @@
+package advisor
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/optix-bot/optix-bot/integrations/llm"
+	"github.com/optix-bot/optix-bot/integrations/llm/redact"
+	"github.com/optix-bot/optix-bot/posture"
+	"github.com/optix-bot/optix-bot/prompts"
+)
+
+// Ranking is the advisor's word on a ranked list of groups.
+type Ranking struct {
+	// Order is a permutation of the indexes of the groups passed to Rank:
+	// the rules' order when the LLM was not used.
+	Order []int
+	// Notes holds the model's impact, next action and label by group id,
+	// with identifiers restored.
+	Notes   map[string]Note
+	Summary string
+	Outcome Outcome // off, used, repaired or fallback
+	Reason  string  // why the rules' order stands, for fallback
+	Cached  bool
+	// Overrides lists what the model tried that the rules did not allow:
+	// moves past the bounds, unknown or missing ids, scores it set.
+	Overrides []string
+	Sent      int  // groups the model saw
+	Raw       bool // identifiers were sent unredacted
+	Model     string
+}
+
+// Note is the model's word on one group.
+type Note struct {
+	Impact, Next, Label string
+}
+
+// Footer is the one line a reply carries about how it was ranked.
+func (r Ranking) Footer() string {
+	var s string
+	switch r.Outcome {
+	case OutcomeOff:
+		return "Ranked by rules only (no LLM configured)."
+	case OutcomeFallback:
+		s = "Ranked by rules only: " + strings.TrimSuffix(r.Reason, ".") + "."
+	default:
+		s = fmt.Sprintf("Order and notes for the top %d refined by %s within the rules' bounds", r.Sent, r.Model)
+		if r.Outcome == OutcomeRepaired {
+			s += " (after one repair)"
+		}
+		if r.Cached {
+			s += ", from cache"
+		}
+		if n := len(r.Overrides); n > 0 {
+			s += fmt.Sprintf("; %d override attempt(s) ignored", n)
+		}
+		s += "."
+	}
+	if r.Raw {
+		s += " Identifiers were sent to the LLM unredacted (OPTIX_BOT_LLM_SEND_RAW=1)."
+	}
+	return s
+}
+
+func rulesOrder(n int) []int {
+	o := make([]int, n)
+	for i := range o {
+		o[i] = i
+	}
+	return o
+}
+
+// Rank asks the model to order the first TopK groups (the rules' order)
+// and explain them. It never fails: anything that goes wrong leaves the
+// rules' order and says why in the Ranking.
+func (a *Advisor) Rank(ctx context.Context, actor, scope string, groups []*posture.Group) Ranking {
+	r := Ranking{Order: rulesOrder(len(groups)), Outcome: OutcomeOff}
+	if !a.Enabled() || len(groups) == 0 {
+		return r
+	}
+	r.Raw, r.Model = a.cfg.SendRaw, a.cfg.LLM.Model()
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.Timeout)
+	defer cancel()
+
+	k := min(a.cfg.TopK, len(groups))
+	var ans answer
+	var err error
+	var red *redact.Redactor
+	var ids []string
+	for try := 0; ; try++ {
+		var p prompts.Prompt
+		p, red, ids, err = a.rankPrompt(groups, &k, scope)
+		if err != nil {
+			a.cfg.Log.Error("build top-risks prompt", "err", err)
+			r.Outcome, r.Reason = OutcomeFallback, "the LLM prompt could not be built"
+			return r
+		}
+		parse := func(s string) error { _, err := prompts.ParseRank(s, ids); return err }
+		ans, err = a.exchange(ctx, actor, "top-risks", p, red, parse, map[string]string{"groups": strconv.Itoa(k)})
+		// A context window smaller than the budget assumed: send half as
+		// many groups, once.
+		if err != nil && llm.KindOf(err) == llm.KindContextLength && try == 0 && k > 1 {
+			k = max(1, k/2)
+			continue
+		}
+		break
+	}
+	if err != nil {
+		r.Outcome, r.Reason = OutcomeFallback, reasonOf(err)
+		return r
+	}
+	parsed, err := prompts.ParseRank(ans.text, ids)
+	if err != nil { // exchange accepted only text that parses
+		r.Outcome, r.Reason = OutcomeFallback, reasonOf(err)
+		return r
+	}
+	r.Outcome, r.Sent, r.Cached = ans.outcome, k, ans.cached
+	a.apply(&r, groups[:k], parsed, red)
+	return r
+}
+
+// apply turns a parsed answer into the bounded order and restored notes.
+func (a *Advisor) apply(r *Ranking, sent []*posture.Group, ans prompts.RankAnswer, red *redact.Redactor) {
+	index := make(map[string]int, len(sent))
+	bands := make([]posture.Band, len(sent))
+	for i, g := range sent {
+		index[g.ID] = i
+		bands[i] = g.Band
+	}
+	proposed := make([]int, 0, len(ans.Items))
+	r.Notes = make(map[string]Note, len(ans.Items))
+	for _, it := range ans.Items {
+		i := index[it.ID]
+		proposed = append(proposed, i)
+		r.Notes[it.ID] = Note{Impact: restore(red, it.Impact, 240), Next: restore(red, it.NextAction, 160), Label: restore(red, it.Group, 40)}
+	}
+	r.Summary = restore(red, ans.Summary, 600)
+	r.Overrides = append(r.Overrides, ans.Attempts...)
+	order, refused := posture.BoundOrder(bands, proposed)
+	for _, i := range refused {
+		r.Overrides = append(r.Overrides, fmt.Sprintf("%s (%s) placed above a group two bands higher; kept below it", sent[i].ID, sent[i].Band))
+	}
+	copy(r.Order, order) // the groups past k keep their rules places
+}
+
+// restore puts the real identifiers back into the model's text. Names are
+// untrusted, so the result is cleaned again (no line breaks, no control
+// characters) and the renderers escape it.
+func restore(red *redact.Redactor, s string, max int) string {
+	if red != nil {
+		s = red.Restore(s)
+	}
+	return prompts.Clean(s, max)
+}
+
+// rankPrompt renders the top-risks prompt for the first *k groups,
+// lowering *k until the estimate fits the token budget.
+func (a *Advisor) rankPrompt(groups []*posture.Group, k *int, scope string) (prompts.Prompt, *redact.Redactor, []string, error) {
+	for {
+		var red *redact.Redactor
+		if !a.cfg.SendRaw {
+			red = redact.New()
+		}
+		in := prompts.RankInput{Task: prompts.TaskRank}
+		ids := make([]string, 0, *k)
+		for _, g := range groups[:*k] {
+			in.Items = append(in.Items, rankItem(g, red))
+			ids = append(ids, g.ID)
+		}
+		var data any = in
+		if red != nil {
+			v, err := red.JSON(in)
+			if err != nil {
+				return prompts.Prompt{}, nil, nil, fmt.Errorf("redact top-risks data: %w", err)
+			}
+			data = v
+		}
+		p, err := a.cfg.Prompts.Render("top-risks", map[string]any{"MaxSentences": 2, "Scope": scopeLabel(scope, red), "Count": *k}, data)
+		if err != nil {
+			return prompts.Prompt{}, nil, nil, err
+		}
+		if *k <= 1 || estimateTokens(p.System, p.User) <= a.cfg.TokenBudget {
+			return p, red, ids, nil
+		}
+		*k = max(1, *k*3/4)
+	}
+}
+
+// scopeLabel is trusted text (our own words) but may name a tenant.
+func scopeLabel(scope string, red *redact.Redactor) string {
+	if scope == "" {
+		scope = "this estate"
+	}
+	if red != nil {
+		return red.String(scope)
+	}
+	return scope
+}
+
+// rankItem is what the model learns of a group: our vocabulary and
+// identifiers only. Titles from the source, descriptions and tags are free
+// text anyone who can create a resource can write, so they are not sent;
+// the rules have already read the tags that matter (owner, environment,
+// criticality, data class) into the attribution.
+func rankItem(g *posture.Group, red *redact.Redactor) prompts.RankItem {
+	it := prompts.RankItem{ID: g.ID, Kind: string(g.Kind), Band: string(g.Band), Score: g.Score,
+		Provider: g.Provider, Account: g.Account, Environment: g.Environment, Resource: g.Resource,
+		Findings: len(g.Members), Why: g.Why}
+	if len(g.Members) > 0 {
+		lead := g.Members[0]
+		if lead.Check != nil {
+			it.Check, it.Title = lead.Check.ID, lead.Check.Title
+		} else {
+			it.Check = lead.Finding.Check
+		}
+		it.ResourceType = label(lead.Finding.Resource.Type)
+		// Owner is the group's, empty when members differ.
+		it.Owner, it.Application = label(g.Owner), label(lead.Attr.Application)
+		it.Criticality, it.DataClass = lead.Attr.Criticality, lead.Attr.DataClass
+	}
+	if g.Kind == posture.KindCombination {
+		var titles []string
+		seen := map[string]bool{}
+		for _, m := range g.Members {
+			if m.Check != nil && !seen[m.Check.ID] && len(titles) < 4 {
+				seen[m.Check.ID] = true
+				titles = append(titles, m.Check.Title)
+			}
+		}
+		it.Title = "Toxic combination: " + strings.Join(titles, "; ")
+		it.Check = ""
+	}
+	if red != nil {
+		for _, m := range g.Members {
+			f := m.Finding
+			red.Known(redact.KindAccount, f.Account)
+			red.Known(redact.KindResource, f.Resource.ID, f.Resource.Name)
+			red.Known(redact.KindIP, f.Resource.PublicIP)
+		}
+		red.Known(redact.KindAccount, g.Account)
+		red.Known(redact.KindResource, g.Resource)
+	}
+	return it
+}
+
+// label passes an owner, application or resource type only if it looks
+// like one: a short name, not a sentence. Owners and applications can come
+// from tags, which anyone who can create a resource can write.
+var reLabel = regexp.MustCompile(`^[\p{L}\p{N}][\p{L}\p{N} ._@/+:-]{0,63}$`)
+
+var instructionWords = regexp.MustCompile(`(?i)\b(ignore|disregard|forget|instructions?|prompt|system|assistant|override|pretend|obey|rank|priority)\b`)
+
+func label(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return ""
+	}
+	if !reLabel.MatchString(s) || len(strings.Fields(s)) > 4 || instructionWords.MatchString(s) {
+		return "[withheld]"
+	}
+	return s
+}

@@ -1,0 +1,137 @@
+package advisor
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/optix-bot/optix-bot/integrations/llm/redact"
+	"github.com/optix-bot/optix-bot/posture/remediate"
+	"github.com/optix-bot/optix-bot/prompts"
+)
+
+// TailorResult is the script to show for a fix and how it came to be.
+type TailorResult struct {
+	// Script is the tailored script, or the vetted one when tailoring was
+	// off, failed or was refused. Either way it passed the linter.
+	Script   *remediate.Script
+	Tailored bool
+	Outcome  Outcome
+	// Reason says why the vetted script is shown (for the reply and the
+	// audit entry): the LLM's failure, or the check the tailored script
+	// failed, e.g. "line 41 differs from the vetted template outside the
+	// allowed slots".
+	Reason  string
+	Changes []string // the model's list of what it changed, restored
+	Raw     bool
+}
+
+// Tailor asks the model to adapt the vetted script's slots (resource
+// names, tag values) to the team's conventions and context. The answer is
+// accepted only if remediate.Tailor rebuilds it from the template with
+// pattern-checked slot values and the linter passes it; otherwise the
+// vetted script stands and the audit entry of the call says why.
+func (a *Advisor) Tailor(ctx context.Context, actor string, in remediate.Input, vetted *remediate.Script, conventions map[string]string) TailorResult {
+	res := TailorResult{Script: vetted, Outcome: OutcomeOff}
+	if !a.Enabled() || vetted == nil || len(vetted.Slots) == 0 || in.Finding == nil {
+		return res
+	}
+	res.Raw = a.cfg.SendRaw
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.Timeout)
+	defer cancel()
+
+	var red *redact.Redactor
+	if !a.cfg.SendRaw {
+		red = redact.New()
+		f := in.Finding
+		red.Known(redact.KindAccount, f.Account)
+		red.Known(redact.KindResource, f.Resource.ID, f.Resource.Name)
+		red.Known(redact.KindIP, f.Resource.PublicIP)
+	}
+	data := prompts.TailorInput{Task: prompts.TaskTailor, Format: string(vetted.Format), Script: vetted.Body,
+		Context: map[string]string{}, Conventions: conventions}
+	for _, s := range vetted.Slots {
+		data.Slots = append(data.Slots, prompts.SlotInfo{Name: s.Name, Value: s.Value, Pattern: s.Pattern, Meaning: s.Meaning})
+	}
+	for k, v := range map[string]string{"application": label(in.Attr.Application), "owner": label(in.Attr.Owner),
+		"environment": string(in.Attr.Environment), "criticality": in.Attr.Criticality} {
+		if v != "" {
+			data.Context[k] = v
+		}
+	}
+	var payload any = data
+	if red != nil {
+		v, err := red.JSON(data)
+		if err != nil {
+			a.cfg.Log.Error("redact tailor data", "err", err)
+			res.Outcome, res.Reason = OutcomeFallback, "the script could not be prepared for the LLM"
+			return res
+		}
+		payload = v
+	}
+	p, err := a.cfg.Prompts.Render("tailor-script", map[string]any{"Format": string(vetted.Format)}, payload)
+	if err != nil {
+		a.cfg.Log.Error("render tailor prompt", "err", err)
+		res.Outcome, res.Reason = OutcomeFallback, "the LLM prompt could not be built"
+		return res
+	}
+	if estimateTokens(p.System, p.User) > a.cfg.TokenBudget {
+		res.Outcome, res.Reason = OutcomeFallback, "the script is too long for the LLM token budget"
+		return res
+	}
+
+	// The answer's contract includes the script check, so a script that
+	// differs outside the slots earns the one repair attempt like invalid
+	// JSON does, and the audit entry of each call records why.
+	var tailored *remediate.Script
+	var changes []string
+	check := func(text string) error {
+		ans, err := prompts.ParseTailor(text)
+		if err != nil {
+			return err
+		}
+		script := ans.Script
+		if red != nil {
+			script = red.Restore(script)
+		}
+		s, err := remediate.Tailor(in, vetted.Format, script)
+		if err != nil {
+			return err
+		}
+		if s.SHA256 != vetted.SHA256 && len(s.Tailored) == 0 {
+			return errors.New("the rebuilt script differs from the vetted one without a changed slot")
+		}
+		tailored, changes = s, ans.Changes
+		return nil
+	}
+	ans, err := a.exchange(ctx, actor, in.Finding.ID, p, red, check, map[string]string{"check": vetted.Check, "format": string(vetted.Format)})
+	if err != nil {
+		res.Outcome, res.Reason = OutcomeFallback, tailorReason(err)
+		return res
+	}
+	// The cache hands back text, so check it again to rebuild the script.
+	if tailored == nil {
+		if err := check(ans.text); err != nil {
+			res.Outcome, res.Reason = OutcomeFallback, tailorReason(err)
+			return res
+		}
+	}
+	res.Outcome = ans.outcome
+	if len(tailored.Tailored) == 0 {
+		res.Reason = "the LLM kept the vetted script as it is"
+		return res
+	}
+	res.Script, res.Tailored = tailored, true
+	for _, c := range changes {
+		res.Changes = append(res.Changes, restore(red, c, 160))
+	}
+	return res
+}
+
+func tailorReason(err error) string {
+	var te *remediate.TailorError
+	if errors.As(err, &te) {
+		return "the tailored script was refused: " + strings.TrimSuffix(te.Error(), ".")
+	}
+	return reasonOf(err)
+}

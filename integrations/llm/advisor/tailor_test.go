@@ -1,0 +1,117 @@
+package advisor
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/optix-bot/optix-bot/integrations/llm/redact"
+	"github.com/optix-bot/optix-bot/posture"
+	"github.com/optix-bot/optix-bot/posture/remediate"
+	"github.com/optix-bot/optix-bot/prompts"
+)
+
+// vetted is the Terraform fix for the payments logs bucket of the test
+// estate.
+func vetted(t *testing.T) (remediate.Input, *remediate.Script) {
+	t.Helper()
+	for _, g := range estate(t, nil) {
+		for _, m := range g.Members {
+			if m.Check != nil && m.Check.ID == "s3_bucket_level_public_access_block" {
+				in := remediate.Input{Finding: m.Finding, Check: m.Check, Attr: m.Attr}
+				res, err := remediate.Generate(in, remediate.Terraform)
+				if err != nil || res.Script == nil {
+					t.Fatalf("Generate: %v %+v", err, res)
+				}
+				return in, res.Script
+			}
+		}
+	}
+	t.Fatal("no public-access-block finding in the test estate")
+	return remediate.Input{}, nil
+}
+
+func TestTailorRenamesSlotsOnly(t *testing.T) {
+	in, sc := vetted(t)
+	r := newRig(t, nil)
+	conv := map[string]string{"terraform_names": "<application>_<purpose>, snake case"}
+	got := r.adv.Tailor(context.Background(), "alice", in, sc, conv)
+	if !got.Tailored || got.Outcome != OutcomeUsed {
+		t.Fatalf("Tailor = outcome %s, tailored %v, reason %q", got.Outcome, got.Tailored, got.Reason)
+	}
+	if len(got.Script.Tailored) != 1 || got.Script.Tailored[0] != remediate.SlotResourceName {
+		t.Errorf("Tailored slots = %v", got.Script.Tailored)
+	}
+	if !strings.Contains(got.Script.Body, `"payments_optix_fix"`) || strings.Contains(got.Script.Body, `"optix_fix"`) {
+		t.Errorf("resource name not tailored:\n%s", got.Script.Body)
+	}
+	if v := remediate.Lint(got.Script, in.Finding); len(v) != 0 {
+		t.Errorf("tailored script fails the linter: %v", v)
+	}
+	if got.Script.SHA256 == sc.SHA256 || got.Script.TemplateVersion != sc.TemplateVersion {
+		t.Errorf("hash %s (vetted %s), version %s", got.Script.SHA256, sc.SHA256, got.Script.TemplateVersion)
+	}
+	raws := []string{in.Finding.Account, in.Finding.Resource.ID, in.Finding.Resource.Name}
+	for i, body := range r.srv.Requests() {
+		if leaks := redact.Leaks(body, raws); len(leaks) > 0 {
+			t.Errorf("request %d carries %q", i, leaks)
+		}
+		if !strings.Contains(string(body), "terraform_names") {
+			t.Errorf("request %d lacks the conventions", i)
+		}
+	}
+	es := r.llmEntries(t)
+	if len(es) != 1 || es[0].Subject != in.Finding.ID || es[0].Details["prompt"] != "tailor-script@v1" || es[0].Details["outcome"] != "used" {
+		t.Errorf("audit: %+v", es)
+	}
+
+	// The same question again is answered from the cache, with the same script.
+	again := r.adv.Tailor(context.Background(), "bob", in, sc, conv)
+	if r.calls() != 1 || again.Script.SHA256 != got.Script.SHA256 {
+		t.Errorf("second tailoring: %d calls, hash %s vs %s", r.calls(), again.Script.SHA256, got.Script.SHA256)
+	}
+}
+
+func TestTailorRefusedShowsVetted(t *testing.T) {
+	in, sc := vetted(t)
+	r := newRig(t, nil)
+	r.srv.TailorExtra(`resource "aws_s3_bucket" "gone" { bucket = "x" }`)
+	got := r.adv.Tailor(context.Background(), "alice", in, sc, nil)
+	if got.Tailored || got.Script != sc || got.Outcome != OutcomeFallback {
+		t.Fatalf("Tailor = outcome %s, tailored %v", got.Outcome, got.Tailored)
+	}
+	if !strings.Contains(got.Reason, "differs from the vetted template outside the allowed slots") {
+		t.Errorf("Reason = %q", got.Reason)
+	}
+	es := r.llmEntries(t)
+	if len(es) != 2 {
+		t.Fatalf("%d audit entries, want the call and its repair", len(es))
+	}
+	for _, e := range es {
+		if !strings.Contains(e.Details["reason"], "outside the allowed slots") {
+			t.Errorf("audit entry %s gives no reason: %+v", e.Details["outcome"], e.Details)
+		}
+	}
+	if es[0].Details["outcome"] != "rejected" || es[1].Details["outcome"] != "fallback" {
+		t.Errorf("outcomes %s, %s", es[0].Details["outcome"], es[1].Details["outcome"])
+	}
+}
+
+func TestTailorOffAndSlotless(t *testing.T) {
+	in, sc := vetted(t)
+	lib, _ := prompts.Load()
+	off, _ := New(Config{Prompts: lib, Log: quiet})
+	if got := off.Tailor(context.Background(), "alice", in, sc, nil); got.Script != sc || got.Outcome != OutcomeOff || got.Tailored {
+		t.Errorf("without LLM: %+v", got)
+	}
+	r := newRig(t, nil)
+	bare := *sc
+	bare.Slots = nil
+	if got := r.adv.Tailor(context.Background(), "alice", in, &bare, nil); got.Script != &bare || got.Outcome != OutcomeOff || r.calls() != 0 {
+		t.Errorf("a script without slots went to the LLM: %+v (%d calls)", got, r.calls())
+	}
+	var none *posture.Finding
+	if got := r.adv.Tailor(context.Background(), "alice", remediate.Input{Finding: none}, sc, nil); got.Script != sc {
+		t.Errorf("no finding: %+v", got)
+	}
+}
