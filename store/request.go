@@ -37,23 +37,26 @@ const MinPrefixLen = 8
 // ChangeRequest is one drafted remediation awaiting (or past) approval. The
 // workflow rules live in the handlers; the store keeps it atomic and audited.
 type ChangeRequest struct {
-	ID              string     `json:"id"`
-	Findings        []string   `json:"findings,omitempty"`
-	Check           string     `json:"check,omitempty"`
-	Provider        string     `json:"provider,omitempty"`
-	Account         string     `json:"account,omitempty"`
-	Environment     string     `json:"environment,omitempty"`
-	Region          string     `json:"region,omitempty"`
-	Resource        string     `json:"resource,omitempty"`
-	Format          string     `json:"format,omitempty"` // hcl, bash, yaml
-	Script          string     `json:"script"`
-	ScriptSHA256    string     `json:"script_sha256"`
-	TemplateVersion string     `json:"template_version,omitempty"`
-	Requester       string     `json:"requester"`
-	Created         time.Time  `json:"created"`
-	Expires         time.Time  `json:"expires,omitzero"`
-	State           State      `json:"state"`
-	Approvals       []Decision `json:"approvals,omitempty"`
+	ID              string   `json:"id"`
+	Findings        []string `json:"findings,omitempty"`
+	Check           string   `json:"check,omitempty"`
+	Provider        string   `json:"provider,omitempty"`
+	Account         string   `json:"account,omitempty"`
+	Environment     string   `json:"environment,omitempty"`
+	Region          string   `json:"region,omitempty"`
+	Resource        string   `json:"resource,omitempty"`
+	Format          string   `json:"format,omitempty"` // hcl, bash, yaml
+	Script          string   `json:"script"`
+	ScriptSHA256    string   `json:"script_sha256"`
+	TemplateVersion string   `json:"template_version,omitempty"`
+	// Tailored names the template slots an LLM changed (resource names,
+	// tag values); empty for the vetted script.
+	Tailored  []string   `json:"tailored,omitempty"`
+	Requester string     `json:"requester"`
+	Created   time.Time  `json:"created"`
+	Expires   time.Time  `json:"expires,omitzero"`
+	State     State      `json:"state"`
+	Approvals []Decision `json:"approvals,omitempty"`
 	// RequiredApprovals defaults to 1: a request needing none would approve
 	// itself.
 	RequiredApprovals int       `json:"required_approvals"`
@@ -144,6 +147,9 @@ func (s *Store) CreateRequest(ctx context.Context, cr *ChangeRequest, actor stri
 		}
 		if !cr.Expires.IsZero() {
 			details["expires"] = cr.Expires.UTC().Format(time.RFC3339)
+		}
+		if len(cr.Tailored) > 0 {
+			details["tailored"] = strings.Join(cr.Tailored, ",")
 		}
 		rec, err := requestAudit(cr, v, AuditRecord{Actor: actor, Action: "request.created", Subject: cr.ID, Details: details})
 		if err != nil {
