@@ -7,6 +7,7 @@ import (
 
 	"github.com/optix-bot/optix-bot/bot"
 	"github.com/optix-bot/optix-bot/bot/rbac"
+	"github.com/optix-bot/optix-bot/integrations/llm/advisor"
 	"github.com/optix-bot/optix-bot/store"
 )
 
@@ -16,8 +17,12 @@ type Deps struct {
 	Store      *store.Store
 	Policy     *rbac.Policy
 	RequestTTL time.Duration
-	Now        func() time.Time
-	Log        *slog.Logger
+	// Advisor is the LLM layer; one without an LLM ranks by rules only and
+	// says so. Conventions are the context file's, for tailoring scripts.
+	Advisor     *advisor.Advisor
+	Conventions map[string]string
+	Now         func() time.Time
+	Log         *slog.Logger
 }
 
 // Commands is the command table: every verb with its synopsis, help line
@@ -35,7 +40,7 @@ func Commands(d Deps) []bot.Command {
 		{Verb: "top-risks", Args: "[N] [provider=aws|azure|gcp] [account=ID] [env=production|staging|dev|sandbox] [min=critical|high|medium|low]",
 			Summary: "The N (default 10, 1-50) riskiest findings and clusters, explained.", Role: bot.RoleViewer,
 			Examples: []string{"/optix top-risks 5 env=production"},
-			Run:      TopRisks{Estate: d.Estate, Log: d.Log}.Run},
+			Run:      TopRisks{Estate: d.Estate, Advisor: d.Advisor, Log: d.Log}.Run},
 		{Verb: "finding", Args: "<F-id | C-id>", Summary: "One finding with its risk factors, context, related findings and how to fix it.",
 			Role: bot.RoleViewer, Run: Finding{Estate: d.Estate, Log: d.Log}.Run},
 		{Verb: "clusters", Args: "[N] [filters as top-risks]", Summary: "The riskiest groups: one check repeated in an account and environment, and toxic combinations on one resource.",
@@ -43,7 +48,8 @@ func Commands(d Deps) []bot.Command {
 		{Verb: "fix", Args: "<F-id> [terraform|awscli|cloudformation|azcli|gcloud]",
 			Summary: "Draft a vetted, linted remediation script as a change request with Approve and Reject buttons.",
 			Role:    bot.RoleRequester,
-			Run:     Fix{Estate: d.Estate, Requests: d.Store, Policy: d.Policy, TTL: d.RequestTTL, Now: d.Now, Log: d.Log}.Run},
+			Run: Fix{Estate: d.Estate, Requests: d.Store, Policy: d.Policy, Advisor: d.Advisor, Conventions: d.Conventions,
+				TTL: d.RequestTTL, Now: d.Now, Log: d.Log}.Run},
 		{Verb: "approve", Args: "<request-id>", Summary: "Approve a change request (not your own).", Role: bot.RoleApprover,
 			Run: Decide{Requests: d.Store, Policy: d.Policy, Now: d.Now, Log: d.Log}.Run},
 		{Verb: "reject", Args: "<request-id> <reason>", Summary: "Reject a change request, with a reason.", Role: bot.RoleApprover,

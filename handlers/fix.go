@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/optix-bot/optix-bot/bot"
+	"github.com/optix-bot/optix-bot/integrations/llm/advisor"
 	"github.com/optix-bot/optix-bot/posture"
 	"github.com/optix-bot/optix-bot/posture/remediate"
 	"github.com/optix-bot/optix-bot/store"
@@ -36,9 +37,18 @@ type Fix struct {
 	Estate   *Estate
 	Requests requestStore
 	Policy   scopePolicy
-	TTL      time.Duration // how long a request stays open
-	Now      func() time.Time
-	Log      *slog.Logger
+	// Advisor may tailor the vetted script's slots to the team's
+	// conventions; nil means the vetted script as it is.
+	Advisor     tailorer
+	Conventions map[string]string // from the context file
+	TTL         time.Duration     // how long a request stays open
+	Now         func() time.Time
+	Log         *slog.Logger
+}
+
+// tailorer is the LLM advisor (advisor.Advisor).
+type tailorer interface {
+	Tailor(ctx context.Context, actor string, in remediate.Input, vetted *remediate.Script, conventions map[string]string) advisor.TailorResult
 }
 
 // Run implements the verb.
@@ -72,7 +82,8 @@ func (h Fix) Run(ctx context.Context, req bot.Request) bot.Reply {
 		h.refuse(ctx, req, f.ID, err.Error())
 		return bot.Fail(upper(err.Error()) + ".")
 	}
-	res, err := remediate.Generate(remediate.Input{Finding: f, Check: s.Check, Attr: s.Attr}, format)
+	in := remediate.Input{Finding: f, Check: s.Check, Attr: s.Attr}
+	res, err := remediate.Generate(in, format)
 	if err != nil {
 		if errors.Is(err, remediate.ErrUnsupportedFormat) {
 			var offered []string
@@ -87,15 +98,24 @@ func (h Fix) Run(ctx context.Context, req bot.Request) bot.Reply {
 	if res.Script == nil {
 		return h.manual(ctx, req, s, res)
 	}
-	if rep, ok := h.reuse(ctx, req, s, res.Script); ok {
+	pending, rep, done := h.pending(ctx, s, in, res.Script)
+	if done {
 		return rep
+	}
+	script, note := res.Script, ""
+	if h.Advisor != nil {
+		tr := h.Advisor.Tailor(ctx, req.User.ID, in, res.Script, h.Conventions)
+		script, note = tr.Script, tailorNote(tr)
+	}
+	if pending != nil {
+		return h.replace(ctx, req, s, pending, script, note)
 	}
 	now := h.Now()
 	cr := &store.ChangeRequest{
 		Findings: []string{f.ID}, Check: s.Check.ID, Provider: f.Provider, Account: f.Account,
 		Environment: env, Region: f.Region, Resource: f.Resource.ID,
-		Format: string(res.Script.Format), Script: res.Script.Body, ScriptSHA256: res.Script.SHA256,
-		TemplateVersion: res.Script.TemplateVersion, Requester: req.User.ID,
+		Format: string(script.Format), Script: script.Body, ScriptSHA256: script.SHA256,
+		TemplateVersion: script.TemplateVersion, Tailored: script.Tailored, Requester: req.User.ID,
 		Created: now, Expires: now.Add(h.ttl()), State: store.StatePending,
 		RequiredApprovals: h.Policy.RequiredApprovals(env), Channel: req.Channel,
 	}
@@ -103,42 +123,79 @@ func (h Fix) Run(ctx context.Context, req bot.Request) bot.Reply {
 		h.Log.Error("create change request", "err", err, "finding", f.ID)
 		return bot.Fail("The change request could not be stored, so no script is shown; the error is logged.")
 	}
-	return h.requestReply(cr, s, res.Script, "")
+	return h.requestReply(cr, s, script, note)
 }
 
-// reuse finds a pending request for the same finding and format. The same
-// script is shown again rather than filed twice; a different script (a new
-// template version, or the finding changed) replaces the old one in place,
-// and because approvals are bound to the script hash, approvals given to
-// the old script no longer count.
-func (h Fix) reuse(ctx context.Context, req bot.Request, s *posture.Scored, sc *remediate.Script) (bot.Reply, bool) {
+// tailorNote tells the requester what the LLM did to the script, or why
+// the vetted script is shown.
+func tailorNote(tr advisor.TailorResult) string {
+	var n string
+	switch {
+	case tr.Tailored:
+		n = "Tailored by the LLM (" + strings.Join(tr.Script.Tailored, ", ") + " changed); the rest is the vetted template, and it passed the linter."
+	case tr.Outcome == advisor.OutcomeOff:
+		return ""
+	case tr.Reason != "":
+		n = "The vetted template is shown: " + strings.TrimSuffix(tr.Reason, ".") + "."
+	}
+	if tr.Raw {
+		n += " Identifiers were sent to the LLM unredacted (OPTIX_BOT_LLM_SEND_RAW=1)."
+	}
+	return strings.TrimSpace(n)
+}
+
+// pending finds the open request for the same finding and format. The
+// request is shown again, rather than filed twice, when its script is still
+// current: the vetted script, or a tailoring of the current template (so a
+// second /optix fix neither calls the LLM again nor voids approvals).
+// Otherwise the request is returned for replace; done is set when a reply
+// is ready.
+func (h Fix) pending(ctx context.Context, s *posture.Scored, in remediate.Input, vetted *remediate.Script) (*store.ChangeRequest, bot.Reply, bool) {
 	pending, err := h.Requests.Requests(ctx, store.RequestFilter{State: store.StatePending})
 	if err != nil {
 		h.Log.Error("list pending requests", "err", err)
-		return bot.Reply{}, false
+		return nil, bot.Reply{}, false
 	}
 	now := h.Now()
 	for _, cr := range pending {
-		if len(cr.Findings) != 1 || cr.Findings[0] != s.Finding.ID || cr.Format != string(sc.Format) || !now.Before(cr.Expires) {
+		if len(cr.Findings) != 1 || cr.Findings[0] != s.Finding.ID || cr.Format != string(vetted.Format) || !now.Before(cr.Expires) {
 			continue
 		}
-		if cr.ScriptSHA256 == sc.SHA256 {
-			return h.requestReply(cr, s, sc, "This finding already has a pending change request with the same script; here it is again."), true
+		if cr.ScriptSHA256 == vetted.SHA256 {
+			return nil, h.requestReply(cr, s, vetted, "This finding already has a pending change request with the same script; here it is again."), true
 		}
-		old := cr.ScriptSHA256
-		updated, err := h.Requests.UpdateRequest(ctx, cr.ID, func(c *store.ChangeRequest) (store.AuditRecord, error) {
-			c.Script, c.ScriptSHA256, c.TemplateVersion = sc.Body, sc.SHA256, sc.TemplateVersion
-			return store.AuditRecord{Actor: req.User.ID, Action: "request.regenerated", Subject: c.ID,
-				Details: map[string]string{"old_sha256": old, "script_sha256": sc.SHA256, "voided_approvals": fmt.Sprint(len(c.Approvals))}}, nil
-		})
-		if err != nil {
-			h.Log.Error("regenerate change request", "err", err, "request", cr.ID)
-			return bot.Fail("The change request could not be updated, so no script is shown; the error is logged."), true
+		if len(cr.Tailored) > 0 {
+			if t, err := remediate.Tailor(in, vetted.Format, cr.Script); err == nil && t.SHA256 == cr.ScriptSHA256 {
+				return nil, h.requestReply(cr, s, t, "This finding already has a pending change request with this tailored script; here it is again."), true
+			}
 		}
-		return h.requestReply(updated, s, sc, "The script changed since this request was filed, so earlier approvals no longer count."), true
+		return cr, bot.Reply{}, false
 	}
-	return bot.Reply{}, false
+	return nil, bot.Reply{}, false
 }
+
+// replace puts a new script into a pending request in place. Approvals are
+// bound to the script hash, so approvals given to the old script no longer
+// count.
+func (h Fix) replace(ctx context.Context, req bot.Request, s *posture.Scored, cr *store.ChangeRequest, sc *remediate.Script, note string) bot.Reply {
+	if cr.ScriptSHA256 == sc.SHA256 {
+		return h.requestReply(cr, s, sc, joinNotes(note, "This finding already has a pending change request with the same script; here it is again."))
+	}
+	old := cr.ScriptSHA256
+	updated, err := h.Requests.UpdateRequest(ctx, cr.ID, func(c *store.ChangeRequest) (store.AuditRecord, error) {
+		c.Script, c.ScriptSHA256, c.TemplateVersion, c.Tailored = sc.Body, sc.SHA256, sc.TemplateVersion, sc.Tailored
+		return store.AuditRecord{Actor: req.User.ID, Action: "request.regenerated", Subject: c.ID,
+			Details: map[string]string{"old_sha256": old, "script_sha256": sc.SHA256, "voided_approvals": fmt.Sprint(len(c.Approvals)),
+				"tailored": strings.Join(sc.Tailored, ",")}}, nil
+	})
+	if err != nil {
+		h.Log.Error("regenerate change request", "err", err, "request", cr.ID)
+		return bot.Fail("The change request could not be updated, so no script is shown; the error is logged.")
+	}
+	return h.requestReply(updated, s, sc, joinNotes("The script changed since this request was filed, so earlier approvals no longer count.", note))
+}
+
+func joinNotes(a, b string) string { return strings.TrimSpace(a + " " + b) }
 
 func (h Fix) requestReply(cr *store.ChangeRequest, s *posture.Scored, sc *remediate.Script, note string) bot.Reply {
 	f := s.Finding
@@ -211,7 +268,7 @@ func requestFields(cr *store.ChangeRequest) []bot.Field {
 		{Label: "Check", Value: cr.Check},
 		{Label: "Account", Value: cr.Account + " / " + orUnknown(cr.Environment)},
 		{Label: "Resource", Value: cr.Resource},
-		{Label: "Format", Value: cr.Format + " (template " + cr.TemplateVersion + ")"},
+		{Label: "Format", Value: formatLabel(cr)},
 		{Label: "Script SHA-256", Value: cr.ScriptSHA256},
 		{Label: "Requested by", Value: cr.Requester + " at " + cr.Created.UTC().Format("2006-01-02 15:04 UTC")},
 	}
@@ -222,6 +279,14 @@ func requestFields(cr *store.ChangeRequest) []bot.Field {
 		fs = append(fs, bot.Field{Label: "Rejected by", Value: r.By + " at " + r.At.UTC().Format("2006-01-02 15:04 UTC") + ": " + r.Reason})
 	}
 	return fs
+}
+
+func formatLabel(cr *store.ChangeRequest) string {
+	s := cr.Format + " (template " + cr.TemplateVersion
+	if len(cr.Tailored) > 0 {
+		s += ", tailored: " + strings.Join(cr.Tailored, ", ")
+	}
+	return s + ")"
 }
 
 func stateLabel(cr *store.ChangeRequest) string {

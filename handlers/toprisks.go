@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/optix-bot/optix-bot/bot"
+	"github.com/optix-bot/optix-bot/integrations/llm/advisor"
 	"github.com/optix-bot/optix-bot/posture"
 )
 
@@ -17,9 +18,18 @@ import (
 // biggest groups of related findings (one check repeated in an account and
 // environment, and toxic combinations on one resource), ranked by risk.
 type TopRisks struct {
-	Estate   *Estate
+	Estate *Estate
+	// Advisor refines the order and explains each entry (top-risks only);
+	// nil or without an LLM, the rules' order stands and the footer says so.
+	Advisor  ranker
 	Log      *slog.Logger
 	Clusters bool
+}
+
+// ranker is the LLM advisor (advisor.Advisor).
+type ranker interface {
+	Rank(ctx context.Context, actor, scope string, groups []*posture.Group) advisor.Ranking
+	TopK() int
 }
 
 // Run implements the verb.
@@ -32,13 +42,51 @@ func (h TopRisks) Run(ctx context.Context, req bot.Request) bot.Reply {
 	if err != nil {
 		return sourceFailure(h.Log, err)
 	}
-	var top posture.Top
 	if h.Clusters {
-		top = cur.Clusters(la.N, la.Filter)
-	} else {
-		top = cur.Top(la.N, la.Filter)
+		top := cur.Clusters(la.N, la.Filter)
+		rep := h.reply(top, la, cur.Pull)
+		rep.Footer += " Open one with /optix finding <C-id>."
+		return rep
 	}
-	rep := bot.Reply{OK: true, Title: topTitle(h.noun(), len(top.Groups), la, cur.Pull)}
+	// The advisor sees the top K groups and may promote one from below N
+	// into view, so fetch enough of them.
+	k := 0
+	if h.Advisor != nil {
+		k = h.Advisor.TopK()
+	}
+	top := cur.Top(max(la.N, k), la.Filter)
+	if h.Advisor == nil || len(top.Groups) == 0 {
+		top.Groups = top.Groups[:min(la.N, len(top.Groups))]
+		return h.reply(top, la, cur.Pull)
+	}
+	groups := make([]*posture.Group, len(top.Groups))
+	for i := range top.Groups {
+		groups[i] = &top.Groups[i]
+	}
+	rk := h.Advisor.Rank(ctx, req.User.ID, scopeOf(cur.Pull, la.Filter), groups)
+	ordered := make([]posture.Group, 0, la.N)
+	for _, i := range rk.Order[:min(la.N, len(rk.Order))] {
+		ordered = append(ordered, *groups[i])
+	}
+	top.Groups = ordered
+	rep := h.reply(top, la, cur.Pull)
+	for i := range rep.Items {
+		if n, ok := rk.Notes[rep.Items[i].ID]; ok {
+			rep.Items[i].Impact, rep.Items[i].Next, rep.Items[i].Label = n.Impact, n.Next, n.Label
+		}
+	}
+	if rk.Summary != "" {
+		rep.Summary = rk.Summary
+	}
+	rep.Footer += " " + rk.Footer()
+	if len(rk.Overrides) > 0 {
+		h.Log.Warn("LLM override attempts ignored", "count", len(rk.Overrides), "first", rk.Overrides[0])
+	}
+	return rep
+}
+
+func (h TopRisks) reply(top posture.Top, la listArgs, p *Pull) bot.Reply {
+	rep := bot.Reply{OK: true, Title: topTitle(h.noun(), len(top.Groups), la, p)}
 	if len(top.Groups) == 0 {
 		rep.Summary = h.emptySummary(la.Filter)
 	}
@@ -46,10 +94,20 @@ func (h TopRisks) Run(ctx context.Context, req bot.Request) bot.Reply {
 		rep.Items = append(rep.Items, groupItem(i+1, &top.Groups[i]))
 	}
 	rep.Footer = topFooter(top)
-	if h.Clusters {
-		rep.Footer += " Open one with /optix finding <C-id>."
-	}
 	return rep
+}
+
+// scopeOf names what was ranked, for the prompt: the source and filters,
+// our own words.
+func scopeOf(p *Pull, f posture.Filter) string {
+	s := "the " + p.Source + " source"
+	if strings.HasPrefix(p.Source, "file:") {
+		s = "an imported scan"
+	}
+	if d := describeFilter(f); d != "" {
+		s += " (" + d + ")"
+	}
+	return s
 }
 
 func (h TopRisks) noun() string {
