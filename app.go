@@ -77,11 +77,18 @@ func newApp(ctx context.Context, c config, log *slog.Logger, requireRoles bool) 
 		return nil, err
 	}
 
+	adv, closeLLM, err := newAdvisor(c.LLM, st, log)
+	if err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, closeLLM)
+
 	estate := handlers.NewEstate(handlers.EstateConfig{
 		Puller: src.puller, Saver: snapshotSaver{st}, Context: ctxMap, TTL: c.PullTTL, Logger: log,
 	})
 	cmds := handlers.Commands(handlers.Deps{
 		Estate: estate, Store: st, Policy: a.policy, RequestTTL: c.RequestTTL, Log: log,
+		Advisor: adv, Conventions: ctxMap.Conventions(),
 	})
 	opts := []bot.RouterOption{
 		bot.WithAuthorizer(a.policy),

@@ -28,6 +28,7 @@ type config struct {
 	AuditKey   []byte
 	Sophos     sophosEnv
 	Slack      slackEnv
+	LLM        llmEnv
 }
 
 type sophosEnv struct {
@@ -98,6 +99,9 @@ func loadEnv(c *config, getenv func(string) string) error {
 		SigningSecret: get("SLACK_SIGNING_SECRET"),
 		APIURL:        envOr(getenv, "SLACK_API_URL", "https://slack.com/api/"),
 	}
+	llmCfg, lerr := loadLLMEnv(getenv, get)
+	err = errors.Join(err, lerr)
+	c.LLM = llmCfg
 	if k := get("OPTIX_BOT_AUDIT_KEY"); k != "" {
 		c.AuditKey = []byte(k)
 	}
