@@ -8,7 +8,8 @@ import (
 // topLevel are the top-level domains a host name must end with to be taken
 // for one. The list is short on purpose: file names ("main.go", "policy.json",
 // "run.sh", "README.md") and Azure types ("Microsoft.Compute") end with
-// words that are also rare TLDs, and those are left out. "internal", "local",
+// words that are also rare TLDs, and those are left out, as is "id"
+// (Terraform's "aws_subnet.main.id"). "internal", "local",
 // "corp" and "lan" cover private DNS (GCP's *.internal, AD domains).
 var topLevel = map[string]bool{
 	"com": true, "net": true, "org": true, "io": true, "dev": true, "app": true, "cloud": true,
@@ -19,7 +20,7 @@ var topLevel = map[string]bool{
 	"pl": true, "cz": true, "ie": true, "pt": true, "gr": true, "ru": true, "ua": true,
 	"cn": true, "jp": true, "kr": true, "in": true, "au": true, "nz": true, "ca": true,
 	"br": true, "mx": true, "ar": true, "za": true, "sg": true, "hk": true, "tw": true,
-	"il": true, "tr": true, "id": true, "my": true, "ph": true, "vn": true, "th": true,
+	"il": true, "tr": true, "my": true, "ph": true, "vn": true, "th": true,
 	"internal": true, "local": true, "corp": true, "lan": true, "intranet": true,
 	"localdomain": true, "test": true,
 }

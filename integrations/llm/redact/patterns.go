@@ -74,7 +74,7 @@ var credentialKeys = []string{
 // keyValueTail follows a credential key: an optional closing quote of a
 // JSON or YAML key, the separator, and the value (quoted or up to the next
 // delimiter of a query string, a connection string or a sentence).
-var keyValueTail = regexp.MustCompile(`^["']?[ \t]*([:=])[ \t]*("[^"\n]*"|'[^'\n]*'|[^\s"'&;,<>\[\]{}]+)`)
+var keyValueTail = regexp.MustCompile(`^["']?[ \t]*([:=])[ \t]*("[^"\n]*"|'[^'\n]*'|\$\{[^}\s]*\}|\{\{[^}\n]*\}\}|[^\s"'&;,<>\[\]{}]+)`)
 
 // credentialWords are the spellings of the key/value keywords as they occur
 // (lower, Title and UPPER case): without one of them there is nothing for
@@ -233,6 +233,30 @@ var plainValues = map[string]bool{
 	"enabled": true, "disabled": true, "required": true, "optional": true, "empty": true,
 }
 
+// codeReference matches an expression that points at a secret rather than
+// being one: a Terraform attribute ("azurerm_storage_account.main.primary_access_key",
+// "var.db_password"). The first part must be a resource type (with '_') or
+// a Terraform namespace, so that "hunter.two" is still taken for a password.
+var codeReference = regexp.MustCompile(`^(?:[a-z][a-z0-9]*_[a-z0-9_]*|var|local|data|module|each|self)(?:\.[A-Za-z_][A-Za-z0-9_-]*)+$`)
+
+// yamlTagOrCall matches a CloudFormation tag ("!GetAtt", "!Ref") or the
+// start of a function call ("listKeys(sa.id").
+var yamlTagOrCall = regexp.MustCompile(`^(?:![A-Z][A-Za-z]*$|[A-Za-z_][A-Za-z0-9_.]*\()`)
+
+// isReference reports whether a value is a template slot, a variable or a
+// call in a script or IaC snippet ("<PASSWORD>", "${DB_PASSWORD}",
+// "{{ssm-secure:/path}}", "$(cat key)", "!GetAtt"): the remediation examples
+// in ../shared/data/prowler/checks are full of them, they carry meaning,
+// and no secret is in them.
+func isReference(v string) bool {
+	switch {
+	case strings.HasPrefix(v, "<") && strings.HasSuffix(v, ">"),
+		strings.HasPrefix(v, "${"), strings.HasPrefix(v, "{{"), strings.HasPrefix(v, "$("):
+		return true
+	}
+	return yamlTagOrCall.MatchString(v) || codeReference.MatchString(v)
+}
+
 // acceptKeyValue narrows a key/value match to its value (without quotes).
 // After a ':' the value must look like a credential (a digit or a symbol in
 // it, or quoted), so "Secret: rotate it" stays English.
@@ -247,7 +271,7 @@ func acceptKeyValue(s string, m []int) (int, int, bool) {
 		return 0, 0, false
 	}
 	v := s[start:end]
-	if plainValues[strings.ToLower(v)] {
+	if plainValues[strings.ToLower(v)] || isReference(v) {
 		return 0, 0, false
 	}
 	if sep == ":" && !quoted {
