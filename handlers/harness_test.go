@@ -14,9 +14,13 @@ import (
 
 	"github.com/optix-bot/optix-bot/bot"
 	"github.com/optix-bot/optix-bot/bot/rbac"
+	"github.com/optix-bot/optix-bot/integrations/llm"
+	"github.com/optix-bot/optix-bot/integrations/llm/advisor"
+	"github.com/optix-bot/optix-bot/integrations/llm/llmtest"
 	"github.com/optix-bot/optix-bot/integrations/sophos"
 	"github.com/optix-bot/optix-bot/integrations/sophos/sophostest"
 	"github.com/optix-bot/optix-bot/posture"
+	"github.com/optix-bot/optix-bot/prompts"
 	"github.com/optix-bot/optix-bot/store"
 )
 
@@ -29,17 +33,22 @@ var update = flag.Bool("update", false, "rewrite golden files")
 var fixedNow = time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
 
 type harness struct {
-	router *bot.Router
-	estate *Estate
-	store  *store.Store
-	srv    *sophostest.Server
-	now    time.Time
+	advisor *advisor.Advisor
+	router  *bot.Router
+	estate  *Estate
+	store   *store.Store
+	srv     *sophostest.Server
+	now     time.Time
 }
 
 type harnessOpts struct {
 	puller Puller // default: the demo estate through the real Sophos client
 	policy *rbac.Policy
 	faults []sophostest.Fault
+	// llm, when set, is the LLM the advisor calls through the real client;
+	// without it the advisor ranks by rules only.
+	llm     *llmtest.Server
+	sendRaw bool
 }
 
 // newHarness wires the handlers as main does, against the Sophos emulator
@@ -84,13 +93,36 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 		o.policy = rbac.Open()
 	}
 	estate := NewEstate(EstateConfig{Logger: quiet, Puller: o.puller, Saver: saver{st}, Context: ctxMap, TTL: time.Hour, Now: func() time.Time { return h.now }})
-	r, err := bot.NewRouter(Commands(Deps{Estate: estate, Store: st, Policy: o.policy, RequestTTL: 72 * time.Hour, Now: func() time.Time { return h.now }, Log: quiet}),
+	h.advisor = newTestAdvisor(t, o, st)
+	r, err := bot.NewRouter(Commands(Deps{Estate: estate, Store: st, Policy: o.policy, RequestTTL: 72 * time.Hour, Now: func() time.Time { return h.now }, Log: quiet,
+		Advisor: h.advisor, Conventions: ctxMap.Conventions()}),
 		bot.WithAuthorizer(o.policy), bot.WithAuditor(st), bot.WithLogger(quiet), bot.WithAction("approve", "approve"), bot.WithAction("reject", "reject"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	h.router, h.estate = r, estate
 	return h
+}
+
+func newTestAdvisor(t *testing.T, o harnessOpts, st *store.Store) *advisor.Advisor {
+	t.Helper()
+	lib, err := prompts.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := advisor.Config{Prompts: lib, Cache: st, Audit: st, SendRaw: o.sendRaw, Timeout: 5 * time.Second, Log: quiet}
+	if o.llm != nil {
+		cl, err := llm.New(llm.Config{BaseURL: o.llm.URL, Model: "test-model", Backoff: func(int) time.Duration { return time.Millisecond }, Logger: quiet})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.LLM = cl
+	}
+	adv, err := advisor.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return adv
 }
 
 func (h *harness) assessment(t *testing.T) *Assessed {
