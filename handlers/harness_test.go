@@ -53,7 +53,7 @@ type harnessOpts struct {
 
 // newHarness wires the handlers as main does, against the Sophos emulator
 // on loopback and a bbolt file in a temp dir.
-func newHarness(t *testing.T, o harnessOpts) *harness {
+func newHarness(t testing.TB, o harnessOpts) *harness {
 	t.Helper()
 	h := &harness{now: fixedNow}
 	st, err := store.Open(filepath.Join(t.TempDir(), "optix.db"), store.Options{Now: func() time.Time { return h.now }, Logger: quiet})
@@ -104,7 +104,7 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	return h
 }
 
-func newTestAdvisor(t *testing.T, o harnessOpts, st *store.Store) *advisor.Advisor {
+func newTestAdvisor(t testing.TB, o harnessOpts, st *store.Store) *advisor.Advisor {
 	t.Helper()
 	lib, err := prompts.Load()
 	if err != nil {

@@ -59,7 +59,9 @@ type Config struct {
 	// TokenBudget caps the estimated prompt tokens of one request (default
 	// 8000); groups are dropped from the bottom until the prompt fits.
 	TokenBudget int
-	// MaxAnswerTokens caps the answer (default 2000).
+	// MaxAnswerTokens caps the answer; 0 sizes it to the request (about 100
+	// tokens per group sent, which a one-sentence impact, a next action and
+	// a label need, and 2000 for a script).
 	MaxAnswerTokens int
 	// Timeout is the deadline for all of one command's LLM work, retries
 	// and the repair attempt included (default 25 s). Slack has already had
@@ -93,9 +95,6 @@ func New(cfg Config) (*Advisor, error) {
 	}
 	if cfg.TokenBudget <= 0 {
 		cfg.TokenBudget = 8000
-	}
-	if cfg.MaxAnswerTokens <= 0 {
-		cfg.MaxAnswerTokens = 2000
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 25 * time.Second
@@ -275,7 +274,10 @@ type answer struct {
 // answer, or the error that ends the attempt. Each request made, and each
 // cache hit, is audited.
 func (a *Advisor) exchange(ctx context.Context, actor, subject string, p prompts.Prompt, red *redact.Redactor,
-	parse func(string) error, extra map[string]string) (answer, error) {
+	parse func(string) error, maxTokens int, extra map[string]string) (answer, error) {
+	if a.cfg.MaxAnswerTokens > 0 {
+		maxTokens = a.cfg.MaxAnswerTokens
+	}
 	msgs := []llm.Message{{Role: "system", Content: p.System}, {Role: "user", Content: p.User}}
 	key := a.cacheKey(p.ID(), msgs)
 	if c, ok := a.lookup(ctx, key); ok && parse(c.Text) == nil {
@@ -283,7 +285,7 @@ func (a *Advisor) exchange(ctx context.Context, actor, subject string, p prompts
 			resp: llm.Response{Model: c.Model}, extra: extra}, red)
 		return answer{text: c.Text, outcome: Outcome(c.Outcome), cached: true}, nil
 	}
-	resp, err := a.cfg.LLM.Complete(ctx, llm.Request{Messages: msgs, MaxTokens: a.cfg.MaxAnswerTokens, JSON: true})
+	resp, err := a.cfg.LLM.Complete(ctx, llm.Request{Messages: msgs, MaxTokens: maxTokens, JSON: true})
 	if err != nil {
 		a.audit(ctx, actor, call{subject: subject, prompt: p.ID(), msgs: msgs, resp: resp, err: err, outcome: OutcomeFallback,
 			reason: llm.UserMessage(err), extra: extra}, red)
@@ -310,7 +312,7 @@ func (a *Advisor) exchange(ctx context.Context, actor, subject string, p prompts
 	}
 	rmsgs := append(append([]llm.Message(nil), msgs...),
 		llm.Message{Role: "assistant", Content: strings.ToValidUTF8(prev, "\uFFFD")}, llm.Message{Role: "user", Content: fix.User})
-	resp2, err := a.cfg.LLM.Complete(ctx, llm.Request{Messages: rmsgs, MaxTokens: a.cfg.MaxAnswerTokens, JSON: true})
+	resp2, err := a.cfg.LLM.Complete(ctx, llm.Request{Messages: rmsgs, MaxTokens: maxTokens, JSON: true})
 	if err != nil {
 		a.audit(ctx, actor, call{subject: subject, prompt: p.ID() + "+" + fix.ID(), msgs: rmsgs, resp: resp2, err: err,
 			outcome: OutcomeFallback, reason: llm.UserMessage(err), extra: extra}, red)

@@ -99,7 +99,7 @@ func (a *Advisor) Rank(ctx context.Context, actor, scope string, groups []*postu
 			return r
 		}
 		parse := func(s string) error { _, err := prompts.ParseRank(s, ids); return err }
-		ans, err = a.exchange(ctx, actor, "top-risks", p, red, parse, map[string]string{"groups": strconv.Itoa(k)})
+		ans, err = a.exchange(ctx, actor, "top-risks", p, red, parse, 300+100*k, map[string]string{"groups": strconv.Itoa(k)})
 		// A context window smaller than the budget assumed: send half as
 		// many groups, once.
 		if err != nil && llm.KindOf(err) == llm.KindContextLength && try == 0 && k > 1 {

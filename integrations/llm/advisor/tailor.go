@@ -104,7 +104,8 @@ func (a *Advisor) Tailor(ctx context.Context, actor string, in remediate.Input, 
 		tailored, changes = s, ans.Changes
 		return nil
 	}
-	ans, err := a.exchange(ctx, actor, in.Finding.ID, p, red, check, map[string]string{"check": vetted.Check, "format": string(vetted.Format)})
+	// The answer repeats the script, so it needs the script's length again.
+	ans, err := a.exchange(ctx, actor, in.Finding.ID, p, red, check, 500+estimateTokens(vetted.Body)*2, map[string]string{"check": vetted.Check, "format": string(vetted.Format)})
 	if err != nil {
 		res.Outcome, res.Reason = OutcomeFallback, tailorReason(err)
 		return res

@@ -21,7 +21,7 @@ const EchoTailorLine = "aws s3 rb --force s3://optix-injected-bucket"
 // Call.Data:
 //
 //   - "rank": answers {"summary", "items":[{"id","impact","next_action","group"}]}
-//     ordered by score + 4×data weight + 2×criticality weight, descending
+//     ordered by score + (data weight + criticality weight)/2, descending
 //     and stable (data: restricted 3, pii/phi/pci 2, confidential 1;
 //     criticality: critical 3, high 2, medium 1).
 //   - "tailor": answers {"script","changes"} with each resource_name or
@@ -156,8 +156,11 @@ func rank(c Call) (string, error) {
 		}
 		items = append(items, entry{it, raw})
 	}
+	// The rules' score already counts data class and criticality, so a
+	// careful model refines near-ties rather than overturning the rules:
+	// business context is worth at most 3 points here.
 	key := func(it entry) float64 {
-		return float64(it.Score) + 4*dataWeight(it.DataClass) + 2*critWeight(it.Criticality)
+		return float64(it.Score) + 0.5*dataWeight(it.DataClass) + 0.5*critWeight(it.Criticality)
 	}
 	sort.SliceStable(items, func(i, j int) bool { return key(items[i]) > key(items[j]) })
 
