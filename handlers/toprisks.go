@@ -79,9 +79,6 @@ func (h TopRisks) Run(ctx context.Context, req bot.Request) bot.Reply {
 		rep.Summary = rk.Summary
 	}
 	rep.Footer += " " + rk.Footer()
-	if len(rk.Overrides) > 0 {
-		h.Log.Warn("LLM override attempts ignored", "count", len(rk.Overrides), "first", rk.Overrides[0])
-	}
 	return rep
 }
 

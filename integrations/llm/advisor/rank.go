@@ -6,11 +6,13 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/optix-bot/optix-bot/integrations/llm"
 	"github.com/optix-bot/optix-bot/integrations/llm/redact"
 	"github.com/optix-bot/optix-bot/posture"
 	"github.com/optix-bot/optix-bot/prompts"
+	"github.com/optix-bot/optix-bot/store"
 )
 
 // Ranking is the advisor's word on a ranked list of groups.
@@ -119,7 +121,28 @@ func (a *Advisor) Rank(ctx context.Context, actor, scope string, groups []*postu
 	}
 	r.Outcome, r.Sent, r.Cached = ans.outcome, k, ans.cached
 	a.apply(&r, groups[:k], parsed, red)
+	if len(r.Overrides) > 0 {
+		a.auditOverrides(ctx, actor, r.Overrides)
+	}
 	return r
+}
+
+// auditOverrides records what the model tried that the rules refused, so
+// a model that keeps pushing (or an injection that got through) shows up
+// in the chain, not only in a footer.
+func (a *Advisor) auditOverrides(ctx context.Context, actor string, overrides []string) {
+	list := strings.Join(overrides, "; ")
+	a.cfg.Log.Warn("LLM override attempts ignored", "count", len(overrides), "attempts", clip(list, 500))
+	if a.cfg.Audit == nil {
+		return
+	}
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	rec := store.AuditRecord{Actor: actor, Action: "llm.overrides", Subject: "top-risks",
+		Details: map[string]string{"count": strconv.Itoa(len(overrides)), "attempts": clip(list, 1000)}}
+	if _, err := a.cfg.Audit.Append(actx, rec); err != nil {
+		a.cfg.Log.Error("audit LLM overrides", "err", err)
+	}
 }
 
 // apply turns a parsed answer into the bounded order and restored notes.
@@ -206,20 +229,23 @@ func scopeLabel(scope string, red *redact.Redactor) string {
 // the rules have already read the tags that matter (owner, environment,
 // criticality, data class) into the attribution.
 func rankItem(g *posture.Group, red *redact.Redactor) prompts.RankItem {
+	// Provider, account, resource and an uncatalogued check id come from
+	// the source as written (an imported file can say anything), so even
+	// these pass only if they look like what they are.
 	it := prompts.RankItem{ID: g.ID, Kind: string(g.Kind), Band: string(g.Band), Score: g.Score,
-		Provider: g.Provider, Account: g.Account, Environment: g.Environment, Resource: g.Resource,
+		Provider: label(g.Provider), Account: ident(g.Account), Environment: label(g.Environment), Resource: ident(g.Resource),
 		Findings: len(g.Members), Why: g.Why}
 	if len(g.Members) > 0 {
 		lead := g.Members[0]
 		if lead.Check != nil {
 			it.Check, it.Title = lead.Check.ID, lead.Check.Title
 		} else {
-			it.Check = lead.Finding.Check
+			it.Check = ident(lead.Finding.Check)
 		}
 		it.ResourceType = label(lead.Finding.Resource.Type)
 		// Owner is the group's, empty when members differ.
 		it.Owner, it.Application = label(g.Owner), label(lead.Attr.Application)
-		it.Criticality, it.DataClass = lead.Attr.Criticality, lead.Attr.DataClass
+		it.Criticality, it.DataClass = label(lead.Attr.Criticality), label(lead.Attr.DataClass)
 	}
 	if g.Kind == posture.KindCombination {
 		var titles []string
@@ -251,7 +277,12 @@ func rankItem(g *posture.Group, red *redact.Redactor) prompts.RankItem {
 // from tags, which anyone who can create a resource can write.
 var reLabel = regexp.MustCompile(`^[\p{L}\p{N}][\p{L}\p{N} ._@/+:-]{0,63}$`)
 
-var instructionWords = regexp.MustCompile(`(?i)\b(ignore|disregard|forget|instructions?|prompt|system|assistant|override|pretend|obey|rank|priority)\b`)
+// instructionWords are words a name has no business holding; the short,
+// sentence-free shape is the main guard, these catch the short orders.
+var instructionWords = regexp.MustCompile(`(?i)\b(ignore|disregard|forget|instructions?|prompt|pretend|obey|override|jailbreak)\b`)
+
+// withheld replaces a value that does not look like what it should be.
+const withheld = "[withheld]"
 
 func label(s string) string {
 	s = strings.TrimSpace(s)
@@ -259,7 +290,21 @@ func label(s string) string {
 		return ""
 	}
 	if !reLabel.MatchString(s) || len(strings.Fields(s)) > 4 || instructionWords.MatchString(s) {
-		return "[withheld]"
+		return withheld
+	}
+	return s
+}
+
+// ident passes an identifier (account, ARN, resource id, check id): one
+// token of printable characters, no longer than any real one.
+var reIdent = regexp.MustCompile(`^[\p{L}\p{N}._:/@+=,\-\[\]*]{1,512}$`)
+
+func ident(s string) string {
+	if s == "" {
+		return ""
+	}
+	if !reIdent.MatchString(s) || instructionWords.MatchString(s) {
+		return withheld
 	}
 	return s
 }
