@@ -152,24 +152,7 @@ func TestAsk(t *testing.T) {
 				args[i] = a
 			}
 			r := runCLI(t, tc.env, args...)
-			if r.code != tc.code {
-				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", r.code, tc.code, r.stdout, r.stderr)
-			}
-			for _, w := range tc.stdout {
-				if !strings.Contains(r.stdout, w) {
-					t.Errorf("stdout lacks %q:\n%s", w, r.stdout)
-				}
-			}
-			for _, w := range tc.notStdout {
-				if strings.Contains(r.stdout, w) {
-					t.Errorf("stdout has %q:\n%s", w, r.stdout)
-				}
-			}
-			for _, w := range tc.stderr {
-				if !strings.Contains(r.stderr, w) {
-					t.Errorf("stderr lacks %q:\n%s", w, r.stderr)
-				}
-			}
+			r.expect(t, tc.code, tc.stdout, tc.notStdout, tc.stderr)
 			if tc.check != nil {
 				tc.check(t, r)
 			}

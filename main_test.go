@@ -77,6 +77,30 @@ func runCLI(t *testing.T, e env, args ...string) result {
 	return result{code: code, stdout: out.String(), stderr: errb.String()}
 }
 
+// expect checks the exit status and that every string in stdout and
+// stderr occurs in that stream and none of notStdout does.
+func (r result) expect(t *testing.T, code int, stdout, notStdout, stderr []string) {
+	t.Helper()
+	if r.code != code {
+		t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", r.code, code, r.stdout, r.stderr)
+	}
+	for _, w := range stdout {
+		if !strings.Contains(r.stdout, w) {
+			t.Errorf("stdout lacks %q:\n%s", w, r.stdout)
+		}
+	}
+	for _, w := range notStdout {
+		if strings.Contains(r.stdout, w) {
+			t.Errorf("stdout has %q:\n%s", w, r.stdout)
+		}
+	}
+	for _, w := range stderr {
+		if !strings.Contains(r.stderr, w) {
+			t.Errorf("stderr lacks %q:\n%s", w, r.stderr)
+		}
+	}
+}
+
 // tempDB is a fresh database path in the test's temp dir.
 func tempDB(t *testing.T) string {
 	t.Helper()
