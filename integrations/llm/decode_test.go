@@ -100,6 +100,32 @@ func TestHostileAnswers(t *testing.T) {
 	}
 }
 
+// The footer phrase tells a wrong URL from a server that answers something
+// other than a chat completion.
+func TestEndpointPhrases(t *testing.T) {
+	tests := []struct {
+		name   string
+		a      answer
+		prefix string
+	}{
+		{"HTML 404", answer{404, "text/html", `<html>Not Found</html>`}, "the LLM endpoint URL looks wrong (HTTP 404 text/html from "},
+		{"empty 200", answer{200, js, ``}, "the LLM answer was not a chat completion ("},
+		{"HTML 200", answer{200, "text/html", `<html>nginx</html>`}, "the LLM answer was not a chat completion ("},
+		{"body over 4 MiB", answer{200, js, `{"choices":[{"message":{"content":"` + strings.Repeat("a", 4<<20) + `"}}]}`}, "the LLM answer was not a chat completion (reply over 4 MiB"},
+	}
+	srv, set := cannedServer(t)
+	c := newClient(t, llm.Config{BaseURL: srv.URL + "/v1", MaxAttempts: 1})
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			set(tt.a)
+			_, err := c.Complete(context.Background(), ask("x"))
+			if got := llm.UserMessage(err); !strings.HasPrefix(got, tt.prefix) {
+				t.Errorf("UserMessage = %q, want prefix %q", got, tt.prefix)
+			}
+		})
+	}
+}
+
 func FuzzComplete(f *testing.F) {
 	f.Add(200, js, `{"choices":[{"message":{"content":"hi"}}]}`)
 	f.Add(200, js, `{"choices":[{"message":{"content":[{"type":"image_url"}]}}]}`)

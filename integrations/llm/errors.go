@@ -122,6 +122,14 @@ func UserMessage(err error) string {
 	case KindContextLength:
 		return "the request was too long for the LLM"
 	case KindEndpoint:
+		// A success status with an unreadable body is a server speaking
+		// something else (or too much), not a wrong path.
+		if e.Status >= 200 && e.Status < 300 || errors.Is(e.Err, errReplyTooLarge) {
+			if e.Msg == "" {
+				return "the LLM answer was not a chat completion"
+			}
+			return "the LLM answer was not a chat completion (" + e.Msg + ")"
+		}
 		if e.Msg == "" {
 			return "the LLM endpoint URL looks wrong"
 		}
