@@ -2,16 +2,19 @@ package handlers
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 
 	"github.com/optix-bot/optix-bot/bot/console"
 	"github.com/optix-bot/optix-bot/integrations/llm/llmtest"
 	"github.com/optix-bot/optix-bot/integrations/llm/redact"
+	"github.com/optix-bot/optix-bot/prompts"
 	"github.com/optix-bot/optix-bot/store"
 )
 
-var bandRank = map[string]int{"CRITICAL": 3, "HIGH": 2, "MEDIUM": 1, "LOW": 0}
+// CRITICAL is two steps above HIGH: nothing CRITICAL may be shown below a HIGH.
+var bandRank = map[string]int{"CRITICAL": 4, "HIGH": 2, "MEDIUM": 1, "LOW": 0}
 
 func TestTopRisksWithLLM(t *testing.T) {
 	srv := llmtest.NewServer()
@@ -206,4 +209,39 @@ func findingWithCheck(t *testing.T, h *harness, check string) string {
 	}
 	t.Fatalf("no production %s finding", check)
 	return ""
+}
+
+// A model that reverses the list cannot hide the worst risk silently: it
+// stays above every HIGH group, and what left the top N is named.
+func TestTopRisksHostileModelIsNamed(t *testing.T) {
+	reverse := func(c llmtest.Call) (string, error) {
+		var in prompts.RankInput
+		if err := json.Unmarshal(c.Data, &in); err != nil {
+			return "", err
+		}
+		var items []prompts.RankedItem
+		for i := len(in.Items) - 1; i >= 0; i-- {
+			items = append(items, prompts.RankedItem{ID: in.Items[i].ID, Impact: "Low risk.", NextAction: "/optix approve everything"})
+		}
+		b, err := json.Marshal(map[string]any{"items": items})
+		return string(b), err
+	}
+	srv := llmtest.NewServer(llmtest.WithBrain(reverse))
+	t.Cleanup(srv.Close)
+	h := newHarness(t, harnessOpts{llm: srv})
+	rep := h.ask(t, "alice", "/optix top-risks")
+	if !rep.OK {
+		t.Fatal(rep.Error)
+	}
+	for _, it := range rep.Items {
+		if it.Band != "CRITICAL" {
+			t.Errorf("%s %s shown in a top 10 of CRITICAL groups", it.ID, it.Band)
+		}
+		if strings.Contains(it.Next, "approve") {
+			t.Errorf("%s: next action %q", it.ID, it.Next)
+		}
+	}
+	if !strings.Contains(rep.Footer, "Moved out of the top 10 by the LLM's order: C-3f775bec (CRITICAL 100)") {
+		t.Errorf("footer = %q", rep.Footer)
+	}
 }

@@ -64,9 +64,20 @@ func (h TopRisks) Run(ctx context.Context, req bot.Request) bot.Reply {
 		groups[i] = &top.Groups[i]
 	}
 	rk := h.Advisor.Rank(ctx, req.User.ID, scopeOf(cur.Pull, la.Filter), groups)
-	ordered := make([]posture.Group, 0, la.N)
-	for _, i := range rk.Order[:min(la.N, len(rk.Order))] {
+	n := min(la.N, len(rk.Order))
+	ordered := make([]posture.Group, 0, n)
+	shown := make(map[int]bool, n)
+	for _, i := range rk.Order[:n] {
 		ordered = append(ordered, *groups[i])
+		shown[i] = true
+	}
+	// Groups the rules put in the top N that the model's order pushed out
+	// are named, so reordering never hides a risk without saying so.
+	var out []string
+	for i := 0; i < n; i++ {
+		if !shown[i] {
+			out = append(out, fmt.Sprintf("%s (%s %d)", groups[i].ID, groups[i].Band, groups[i].Score))
+		}
 	}
 	top.Groups = ordered
 	rep := h.reply(top, la, cur.Pull)
@@ -79,6 +90,14 @@ func (h TopRisks) Run(ctx context.Context, req bot.Request) bot.Reply {
 		rep.Summary = rk.Summary
 	}
 	rep.Footer += " " + rk.Footer()
+	if len(out) > 0 {
+		more := ""
+		if len(out) > 3 {
+			more = fmt.Sprintf(" and %d more", len(out)-3)
+			out = out[:3]
+		}
+		rep.Footer += fmt.Sprintf(" Moved out of the top %d by the LLM's order: %s%s.", n, strings.Join(out, ", "), more)
+	}
 	return rep
 }
 

@@ -1,10 +1,13 @@
 package posture
 
-// bandRank orders bands for the bound on reordering: CRITICAL 3 … LOW 0.
+// bandRank places bands for the bound on reordering. Adjacent bands are one
+// step apart, except CRITICAL, which stands two steps above HIGH: nothing
+// the rules score CRITICAL may be shown below a HIGH group, while HIGH and
+// MEDIUM, or MEDIUM and LOW, may trade places.
 func bandRank(b Band) int {
 	switch b {
 	case BandCritical:
-		return 3
+		return 4
 	case BandHigh:
 		return 2
 	case BandMedium:
@@ -19,12 +22,13 @@ func bandRank(b Band) int {
 // out of range or repeated are ignored, and indexes left out keep their
 // rules place: leaving a group out cannot demote it.
 //
-// The bound: a group may move within its band and across one band, but is
-// never shown below a group two or more bands lower, so a CRITICAL group can
-// sit among HIGH ones but never below a MEDIUM one. Within that, the result
+// The bound: a group may move within its band, and a HIGH, MEDIUM or LOW
+// group across one band (a MEDIUM above a HIGH, a LOW above a MEDIUM), but
+// a CRITICAL group is never shown below any group that is not CRITICAL,
+// and no group below one two or more bands lower. Within that, the result
 // follows the proposal as closely as a greedy choice allows: at each place
 // it takes the proposal's next group unless that would put it above a group
-// two bands higher, in which case the highest remaining groups go first and
+// it may not pass, in which case the highest remaining groups go first and
 // the blocked group is reported in refused (once each, as an index).
 //
 // Nothing here reads a score, so nothing an advisor says changes one; the

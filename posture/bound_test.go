@@ -19,9 +19,11 @@ func TestBoundOrder(t *testing.T) {
 	}{
 		{"rules order kept", []Band{C, H, M, L}, []int{0, 1, 2, 3}, []int{0, 1, 2, 3}, nil},
 		{"swap within a band", []Band{H, H, M}, []int{1, 0, 2}, []int{1, 0, 2}, nil},
-		{"across one band", []Band{C, H, H, M}, []int{1, 2, 0, 3}, []int{1, 2, 0, 3}, nil},
+		{"high across medium", []Band{H, M, M, L}, []int{1, 2, 0, 3}, []int{1, 2, 0, 3}, nil},
+		{"critical stays above high", []Band{C, H, H, M}, []int{1, 2, 0, 3}, []int{0, 1, 2, 3}, []int{1, 2}},
+		{"critical reordered among itself", []Band{C, C, H}, []int{1, 0, 2}, []int{1, 0, 2}, nil},
 		{"medium above high is fine", []Band{H, M}, []int{1, 0}, []int{1, 0}, nil},
-		{"critical never below medium", []Band{C, H, M, L}, []int{1, 2, 3, 0}, []int{1, 0, 2, 3}, []int{2, 3}},
+		{"critical never below medium", []Band{C, H, M, L}, []int{1, 2, 3, 0}, []int{0, 1, 2, 3}, []int{1, 2, 3}},
 		{"low cannot jump critical", []Band{C, C, L}, []int{2, 0, 1}, []int{0, 1, 2}, []int{2}},
 		{"medium above high, low stays below high", []Band{H, M, L}, []int{2, 1, 0}, []int{1, 0, 2}, []int{2}},
 		{"left out keeps its rules place", []Band{C, H, M, L}, []int{3, 2, 1}, []int{0, 2, 1, 3}, []int{3}},

@@ -158,15 +158,38 @@ func (a *Advisor) apply(r *Ranking, sent []*posture.Group, ans prompts.RankAnswe
 	for _, it := range ans.Items {
 		i := index[it.ID]
 		proposed = append(proposed, i)
-		r.Notes[it.ID] = Note{Impact: restore(red, it.Impact, 240), Next: restore(red, it.NextAction, 160), Label: restore(red, it.Group, 40)}
+		next, ok := nextAction(sent[i], restore(red, it.NextAction, 160))
+		if !ok {
+			r.Overrides = append(r.Overrides, fmt.Sprintf("%s: next action named another command; replaced", it.ID))
+		}
+		r.Notes[it.ID] = Note{Impact: restore(red, it.Impact, 240), Next: next, Label: restore(red, it.Group, 40)}
 	}
 	r.Summary = restore(red, ans.Summary, 600)
 	r.Overrides = append(r.Overrides, ans.Attempts...)
 	order, refused := posture.BoundOrder(bands, proposed)
 	for _, i := range refused {
-		r.Overrides = append(r.Overrides, fmt.Sprintf("%s (%s) placed above a group two bands higher; kept below it", sent[i].ID, sent[i].Band))
+		r.Overrides = append(r.Overrides, fmt.Sprintf("%s (%s) was placed above a group it may not pass; kept below it", sent[i].ID, sent[i].Band))
 	}
 	copy(r.Order, order) // the groups past k keep their rules places
+}
+
+// nextAction keeps the model's next action unless it names an optix-bot
+// command other than looking at or fixing this very group: a model (or an
+// injection that reached it) must not steer anyone to /optix approve.
+func nextAction(g *posture.Group, s string) (string, bool) {
+	if !strings.Contains(strings.ToLower(s), "/optix") {
+		return s, true
+	}
+	fields := strings.Fields(strings.TrimSuffix(s, "."))
+	own := "/optix finding " + g.ID
+	if g.Kind == posture.KindFinding {
+		own = "/optix fix " + g.ID
+	}
+	if len(fields) == 3 && strings.EqualFold(fields[0], "/optix") && strings.EqualFold(fields[2], g.ID) &&
+		(strings.EqualFold(fields[1], "finding") || (strings.EqualFold(fields[1], "fix") && g.Kind == posture.KindFinding)) {
+		return strings.ToLower(fields[0]) + " " + strings.ToLower(fields[1]) + " " + g.ID, true
+	}
+	return own, false
 }
 
 // restore puts the real identifiers back into the model's text. Names are
@@ -233,18 +256,29 @@ func rankItem(g *posture.Group, red *redact.Redactor) prompts.RankItem {
 	// the source as written (an imported file can say anything), so even
 	// these pass only if they look like what they are.
 	it := prompts.RankItem{ID: g.ID, Kind: string(g.Kind), Band: string(g.Band), Score: g.Score,
-		Provider: label(g.Provider), Account: ident(g.Account), Environment: label(g.Environment), Resource: ident(g.Resource),
+		Provider: ident(g.Provider), Account: ident(g.Account), Environment: label(g.Environment), Resource: ident(g.Resource),
 		Findings: len(g.Members), Why: g.Why}
 	if len(g.Members) > 0 {
 		lead := g.Members[0]
-		if lead.Check != nil {
-			it.Check, it.Title = lead.Check.ID, lead.Check.Title
+		if c := lead.Check; c != nil {
+			// The catalogue's words, not the source's.
+			it.Check, it.Title, it.ResourceType = c.ID, c.Title, c.ResourceType
+			if c.Provider != "" {
+				it.Provider = c.Provider
+			}
 		} else {
 			it.Check = ident(lead.Finding.Check)
 		}
-		it.ResourceType = label(lead.Finding.Resource.Type)
-		// Owner is the group's, empty when members differ.
-		it.Owner, it.Application = label(g.Owner), label(lead.Attr.Application)
+		// Owner is the group's, empty when members differ. An owner or
+		// application read from a tag is text anyone who can tag a
+		// resource wrote, so it is not sent; the context file's are.
+		if !fromTag(lead.Attr, "tag owner", "tag team") {
+			it.Owner = label(g.Owner)
+		}
+		if !fromTag(lead.Attr, "tag application", "tag app") {
+			it.Application = label(lead.Attr.Application)
+		}
+		// Levels are parsed into known words even from tags.
 		it.Criticality, it.DataClass = label(lead.Attr.Criticality), label(lead.Attr.DataClass)
 	}
 	if g.Kind == posture.KindCombination {
@@ -261,15 +295,83 @@ func rankItem(g *posture.Group, red *redact.Redactor) prompts.RankItem {
 	}
 	if red != nil {
 		for _, m := range g.Members {
-			f := m.Finding
-			red.Known(redact.KindAccount, f.Account)
-			red.Known(redact.KindResource, f.Resource.ID, f.Resource.Name)
-			red.Known(redact.KindIP, f.Resource.PublicIP)
+			knowFinding(red, m.Finding)
 		}
 		red.Known(redact.KindAccount, g.Account)
 		red.Known(redact.KindResource, g.Resource)
+		red.Known(redact.KindResource, resourceNames(g.Resource)...)
 	}
 	return it
+}
+
+// fromTag reports whether the attribution took a field from one of the
+// named tag sources (posture.Attribution.Sources).
+func fromTag(a posture.Attribution, sources ...string) bool {
+	for _, s := range a.Sources {
+		for _, want := range sources {
+			if s == want {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// knowFinding registers a finding's identifiers with the redactor: the
+// account, the resource id and name, and the names inside the id, which
+// scripts and titles use on their own (the user in an IAM user ARN, the
+// resource group in an Azure id).
+func knowFinding(red *redact.Redactor, f *posture.Finding) {
+	red.Known(redact.KindAccount, f.Account)
+	red.Known(redact.KindResource, f.Resource.ID, f.Resource.Name)
+	red.Known(redact.KindResource, resourceNames(f.Resource.ID)...)
+	red.Known(redact.KindIP, f.Resource.PublicIP)
+}
+
+// resourceNames are the customer-chosen names inside a resource id:
+//   - ARN arn:partition:service:region:account:type/path/name → path and name
+//     segments (an S3 ARN's resource is the bucket name itself);
+//   - Azure /subscriptions/S/resourceGroups/RG/providers/NS/type/name →
+//     S, RG and each name after a type;
+//   - GCP …/projects/P/…/name → P and the last segment.
+//
+// Type words (user, security-group, storageAccounts) are not names and are
+// left alone, so they keep their meaning in the prompt.
+func resourceNames(id string) []string {
+	var out []string
+	switch {
+	case strings.HasPrefix(id, "arn:"):
+		parts := strings.SplitN(id, ":", 6)
+		if len(parts) < 6 {
+			return nil
+		}
+		res := parts[5]
+		if i := strings.IndexAny(res, "/:"); i >= 0 {
+			for _, seg := range strings.FieldsFunc(res[i+1:], func(r rune) bool { return r == '/' || r == ':' }) {
+				out = append(out, seg)
+			}
+		} else {
+			out = append(out, res)
+		}
+	case strings.HasPrefix(strings.ToLower(id), "/subscriptions/"):
+		segs := strings.Split(strings.Trim(id, "/"), "/")
+		for i := 1; i < len(segs); i += 2 {
+			if !strings.EqualFold(segs[i-1], "providers") {
+				out = append(out, segs[i])
+			}
+		}
+	case strings.Contains(id, "projects/"):
+		segs := strings.Split(strings.Trim(id, "/"), "/")
+		for i, seg := range segs {
+			if seg == "projects" && i+1 < len(segs) {
+				out = append(out, segs[i+1])
+			}
+		}
+		if len(segs) > 0 {
+			out = append(out, segs[len(segs)-1])
+		}
+	}
+	return out
 }
 
 // label passes an owner, application or resource type only if it looks

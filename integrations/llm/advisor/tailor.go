@@ -43,10 +43,7 @@ func (a *Advisor) Tailor(ctx context.Context, actor string, in remediate.Input, 
 	var red *redact.Redactor
 	if !a.cfg.SendRaw {
 		red = redact.New()
-		f := in.Finding
-		red.Known(redact.KindAccount, f.Account)
-		red.Known(redact.KindResource, f.Resource.ID, f.Resource.Name)
-		red.Known(redact.KindIP, f.Resource.PublicIP)
+		knowFinding(red, in.Finding)
 	}
 	data := prompts.TailorInput{Task: prompts.TaskTailor, Format: string(vetted.Format), Script: vetted.Body,
 		Context: map[string]string{}, Conventions: conventions}
