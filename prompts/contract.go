@@ -311,7 +311,12 @@ func Clean(s string, max int) string {
 	var b bytes.Buffer
 	space := false
 	for _, r := range s {
-		if unicode.IsControl(r) || unicode.IsSpace(r) || unicode.Is(unicode.Bidi_Control, r) {
+		// Format characters (zero-width spaces, bidi controls, the tag
+		// characters that can spell hidden text) are dropped outright.
+		if unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Bidi_Control, r) {
+			continue
+		}
+		if unicode.IsControl(r) || unicode.IsSpace(r) {
 			space = b.Len() > 0
 			continue
 		}

@@ -123,6 +123,7 @@ func TestClean(t *testing.T) {
 		{"  plain  ", 50, "plain"},
 		{"a\r\nb\x00c", 50, "a b c"},
 		{"\u202eevil\u2066", 50, "evil"},
+		{"in\u200bvis\u2060ible\ufeff\u00ad \U000E0041\U000E0042tags", 50, "invisible tags"},
 		{"one two three four five six", 12, "one two…"},
 		{"\xff\xfe ok", 50, "\uFFFD ok"},
 	}

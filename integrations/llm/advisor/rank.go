@@ -158,13 +158,25 @@ func (a *Advisor) apply(r *Ranking, sent []*posture.Group, ans prompts.RankAnswe
 	for _, it := range ans.Items {
 		i := index[it.ID]
 		proposed = append(proposed, i)
-		next, ok := nextAction(sent[i], restore(red, it.NextAction, 160))
-		if !ok {
-			r.Overrides = append(r.Overrides, fmt.Sprintf("%s: next action named another command; replaced", it.ID))
+		var n Note
+		var ok bool
+		if n.Impact, ok = prose(red, it.Impact, 240); !ok {
+			r.Overrides = append(r.Overrides, it.ID+": impact held a link, markup or a command; dropped")
 		}
-		r.Notes[it.ID] = Note{Impact: restore(red, it.Impact, 240), Next: next, Label: restore(red, it.Group, 40)}
+		if n.Label, ok = prose(red, it.Group, 40); !ok {
+			r.Overrides = append(r.Overrides, it.ID+": group label held a link, markup or a command; dropped")
+		}
+		next, ok := nextAction(sent[i], it.NextAction)
+		if !ok {
+			r.Overrides = append(r.Overrides, it.ID+": next action named another command, a link or markup; replaced")
+		}
+		n.Next = restore(red, next, 160)
+		r.Notes[it.ID] = n
 	}
-	r.Summary = restore(red, ans.Summary, 600)
+	var ok bool
+	if r.Summary, ok = prose(red, ans.Summary, 600); !ok {
+		r.Overrides = append(r.Overrides, "summary held a link, markup or a command; dropped")
+	}
 	r.Overrides = append(r.Overrides, ans.Attempts...)
 	order, refused := posture.BoundOrder(bands, proposed)
 	for _, i := range refused {
@@ -176,20 +188,43 @@ func (a *Advisor) apply(r *Ranking, sent []*posture.Group, ans prompts.RankAnswe
 // nextAction keeps the model's next action unless it names an optix-bot
 // command other than looking at or fixing this very group: a model (or an
 // injection that reached it) must not steer anyone to /optix approve.
+// The text s is the model's, before identifiers are restored.
 func nextAction(g *posture.Group, s string) (string, bool) {
 	if !strings.Contains(strings.ToLower(s), "/optix") {
-		return s, true
+		if _, ok := prose(nil, s, 160); ok {
+			return s, true
+		}
+		return ownCommand(g), false
 	}
 	fields := strings.Fields(strings.TrimSuffix(s, "."))
-	own := "/optix finding " + g.ID
-	if g.Kind == posture.KindFinding {
-		own = "/optix fix " + g.ID
-	}
 	if len(fields) == 3 && strings.EqualFold(fields[0], "/optix") && strings.EqualFold(fields[2], g.ID) &&
 		(strings.EqualFold(fields[1], "finding") || (strings.EqualFold(fields[1], "fix") && g.Kind == posture.KindFinding)) {
-		return strings.ToLower(fields[0]) + " " + strings.ToLower(fields[1]) + " " + g.ID, true
+		return "/optix " + strings.ToLower(fields[1]) + " " + g.ID, true
 	}
-	return own, false
+	return ownCommand(g), false
+}
+
+// ownCommand is the next step optix-bot itself suggests for a group.
+func ownCommand(g *posture.Group) string {
+	if g.Kind == posture.KindFinding {
+		return "/optix fix " + g.ID
+	}
+	return "/optix finding " + g.ID
+}
+
+// notProse matches what a sentence for a chat line has no need of: links,
+// markup, and shell (the prompt asks for plain text, so any of these is a
+// model doing what something else told it).
+var notProse = regexp.MustCompile("(?i)://|\\bwww\\.|[`<>|]|\\$\\(|&&|\\bcurl\\b|\\bwget\\b|\\bsudo\\b|\\brm -")
+
+// prose passes the model's text s (as written, with placeholders) if it
+// is plain prose, restoring identifiers and cleaning it; otherwise it
+// returns "" and false. A /optix command is checked by nextAction first.
+func prose(red *redact.Redactor, s string, max int) (string, bool) {
+	if notProse.MatchString(strings.ReplaceAll(s, "/optix ", "")) {
+		return "", false
+	}
+	return restore(red, s, max), true
 }
 
 // restore puts the real identifiers back into the model's text. Names are
@@ -199,8 +234,12 @@ func restore(red *redact.Redactor, s string, max int) string {
 	if red != nil {
 		s = red.Restore(s)
 	}
+	// Secrets are never put back; say so rather than show a token.
+	s = reSecretPlaceholder.ReplaceAllString(s, "(a secret, withheld)")
 	return prompts.Clean(s, max)
 }
+
+var reSecretPlaceholder = regexp.MustCompile(`\[SECRET_[0-9]+\]`)
 
 // rankPrompt renders the top-risks prompt for the first *k groups,
 // lowering *k until the estimate fits the token budget.
