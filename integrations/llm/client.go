@@ -130,6 +130,10 @@ func New(cfg Config) (*Client, error) {
 		hc = &c
 	}
 	hc.Timeout = cfg.HTTPTimeout
+	// Never follow a redirect: net/http drops Authorization on a redirect to
+	// another host, but not Azure's api-key header, and the prompt would go
+	// along too. A chat-completions API has no reason to redirect a POST.
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

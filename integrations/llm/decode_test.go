@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -166,4 +167,32 @@ func FuzzComplete(f *testing.F) {
 			t.Errorf("error without a kind: %v", err)
 		}
 	})
+}
+
+// A redirect is never followed: the key (Azure's api-key header survives
+// net/http's cross-host redirect) and the prompt stay where they were sent.
+func TestRedirectNotFollowed(t *testing.T) {
+	var leaked atomic.Int32
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		leaked.Add(1)
+	}))
+	t.Cleanup(other.Close)
+	redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+r.URL.RequestURI(), http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(redirector.Close)
+	for _, azure := range []bool{false, true} {
+		base := redirector.URL + "/v1"
+		if azure {
+			base = redirector.URL
+		}
+		c := newClient(t, llm.Config{BaseURL: base, Azure: azure, APIKey: "sk-secret-0123456789", MaxAttempts: 1})
+		_, err := c.Complete(context.Background(), ask("x"))
+		if llm.KindOf(err) != llm.KindEndpoint || !strings.Contains(llm.UserMessage(err), "HTTP 307") {
+			t.Errorf("azure=%v: err %v, message %q", azure, err, llm.UserMessage(err))
+		}
+	}
+	if n := leaked.Load(); n != 0 {
+		t.Errorf("%d requests followed the redirect", n)
+	}
 }
