@@ -4,6 +4,10 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strings"
+	"unicode"
+
+	"github.com/optix-bot/optix-bot/posture"
 )
 
 // Slot is a value in a vetted script that tailoring may change: a name the
@@ -33,6 +37,41 @@ type slotDef struct {
 	meaning string
 	// vetted is the value the vetted script has, from the template data.
 	vetted func(d map[string]any) string
+	// keeps, when set, says why a new value would change what the script
+	// means (empty when it does not): a tag value that optix-bot reads back
+	// into its own ranking must keep its meaning, whatever it is spelt.
+	keeps func(vetted, v string) string
+}
+
+// sameEnvironment keeps the environment: the resource's own tag outranks
+// the account's context, so a tailored "sandbox" on a production bucket
+// would push its findings down the list at the next pull.
+func sameEnvironment(vetted, v string) string {
+	want, _ := posture.ParseEnvironment(vetted)
+	if got, ok := posture.ParseEnvironment(v); !ok || got != want {
+		return "it must be a spelling of " + string(want) + " (the attributed environment)"
+	}
+	return ""
+}
+
+// sameOwner keeps the owner: a convention may decorate the team name
+// ("team-payments", "Payments") but not name another team.
+func sameOwner(vetted, v string) string {
+	if !strings.Contains(squash(v), squash(vetted)) {
+		return fmt.Sprintf("it must still name the attributed owner %q", vetted)
+	}
+	return ""
+}
+
+// squash lower-cases s and drops everything but letters and digits.
+func squash(s string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(s) {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 func fixed(v string) func(map[string]any) string { return func(map[string]any) string { return v } }
@@ -61,10 +100,10 @@ var slotDefs = map[string]slotDef{
 		meaning: "Terraform local name of the MFA policy document and policy blocks; every occurrence, references included"},
 	SlotLogicalID: {re: reCFNLogicalID, vetted: fixed("OptixFixedBucket"),
 		meaning: "CloudFormation logical id of the bucket resource in the owning stack"},
-	SlotOwnerTag: {re: reTagSlot, vetted: dataString("Owner"),
-		meaning: "value of the owner tag to add (the owning team), as the environment's conventions spell it"},
-	SlotEnvironmentTag: {re: reTagSlot, vetted: dataString("Environment"),
-		meaning: "value of the environment tag to add, as the environment's conventions spell it"},
+	SlotOwnerTag: {re: reTagSlot, vetted: dataString("Owner"), keeps: sameOwner,
+		meaning: "value of the owner tag to add (the owning team), as the conventions spell it; it must still name this team"},
+	SlotEnvironmentTag: {re: reTagSlot, vetted: dataString("Environment"), keeps: sameEnvironment,
+		meaning: "value of the environment tag to add, as the conventions spell it (e.g. prod for production); the same environment"},
 }
 
 // slotKey is where render puts the slot set in the template data; the

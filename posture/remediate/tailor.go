@@ -86,7 +86,7 @@ func Tailor(in Input, format Format, candidate string) (*Script, error) {
 	if err != nil {
 		return nil, &TailorError{Reason: TailorNoScript, Msg: err.Error()}
 	}
-	values, terr := matchSkeleton(lines, normalize(candidate))
+	values, firstLine, terr := matchSkeleton(lines, normalize(candidate))
 	if terr != nil {
 		return nil, terr
 	}
@@ -111,6 +111,14 @@ func Tailor(in Input, format Format, candidate string) (*Script, error) {
 	for _, s := range vetted.Slots {
 		vettedValue[s.Name] = s.Value
 	}
+	for _, name := range sortedNames(values) {
+		if keep := slotDefs[name].keeps; keep != nil {
+			if why := keep(vettedValue[name], values[name]); why != "" {
+				return nil, &TailorError{Reason: TailorSlotValue, Line: firstLine[name], Slot: name,
+					Msg: fmt.Sprintf("line %d: slot %s may not be %q: %s", firstLine[name], name, values[name], why)}
+			}
+		}
+	}
 	for name, v := range values {
 		if v != vettedValue[name] {
 			out.Tailored = append(out.Tailored, name)
@@ -118,6 +126,15 @@ func Tailor(in Input, format Format, candidate string) (*Script, error) {
 	}
 	sort.Strings(out.Tailored)
 	return out, nil
+}
+
+func sortedNames(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // normalize undoes what a chat or a model may do to a script without
@@ -166,7 +183,7 @@ func skeletonLines(body string, vetted *Script) ([][]skelPart, error) {
 
 // matchSkeleton reads the slot values out of a normalized candidate, line
 // by line, and checks each against its pattern and earlier occurrences.
-func matchSkeleton(lines [][]skelPart, cand string) (map[string]string, *TailorError) {
+func matchSkeleton(lines [][]skelPart, cand string) (map[string]string, map[string]int, *TailorError) {
 	got := strings.Split(cand, "\n")
 	values := map[string]string{}
 	firstLine := map[string]int{}
@@ -177,32 +194,32 @@ func matchSkeleton(lines [][]skelPart, cand string) (map[string]string, *TailorE
 	for i, parts := range lines {
 		line := i + 1
 		if i >= len(got) {
-			return nil, outside(line)
+			return nil, nil, outside(line)
 		}
 		if len(parts) == 1 {
 			if got[i] != parts[0].lit {
-				return nil, outside(line)
+				return nil, nil, outside(line)
 			}
 			continue
 		}
 		vals, ok := matchLine(parts, got[i])
 		if !ok {
-			return nil, outside(line)
+			return nil, nil, outside(line)
 		}
 		for j, name := range slotNames(parts) {
 			v := vals[j]
 			if !slotDefs[name].re.MatchString(v) {
-				return nil, &TailorError{Reason: TailorSlotValue, Line: line, Slot: name,
+				return nil, nil, &TailorError{Reason: TailorSlotValue, Line: line, Slot: name,
 					Msg: fmt.Sprintf("line %d: %q is not allowed for slot %s (must match %s)", line, v, name, slotDefs[name].re)}
 			}
 			if m := rePlaceholder.FindString(v); m != "" {
 				// The linter skips assignments, so a model's "CHANGEME"
 				// would otherwise end up as a tag on the resource.
-				return nil, &TailorError{Reason: TailorSlotValue, Line: line, Slot: name,
+				return nil, nil, &TailorError{Reason: TailorSlotValue, Line: line, Slot: name,
 					Msg: fmt.Sprintf("line %d: slot %s holds the placeholder %q", line, name, m)}
 			}
 			if prev, seen := values[name]; seen && prev != v {
-				return nil, &TailorError{Reason: TailorSlotValue, Line: line, Slot: name,
+				return nil, nil, &TailorError{Reason: TailorSlotValue, Line: line, Slot: name,
 					Msg: fmt.Sprintf("line %d: slot %s is %q here but %q on line %d; it must be the same everywhere", line, name, v, prev, firstLine[name])}
 			}
 			if _, seen := values[name]; !seen {
@@ -211,9 +228,9 @@ func matchSkeleton(lines [][]skelPart, cand string) (map[string]string, *TailorE
 		}
 	}
 	if len(got) > len(lines) {
-		return nil, outside(len(lines) + 1)
+		return nil, nil, outside(len(lines) + 1)
 	}
-	return values, nil
+	return values, firstLine, nil
 }
 
 func slotNames(parts []skelPart) []string {

@@ -121,7 +121,7 @@ var renamed = map[string]string{
 	SlotResourceName:       "exports_bucket_fix",
 	SlotPolicyResourceName: "mfa_guard",
 	SlotLogicalID:          "ExportsBucket",
-	SlotOwnerTag:           "data-platform@acme",
+	SlotOwnerTag:           "team-data@acme",
 	SlotEnvironmentTag:     "prod",
 }
 
@@ -326,6 +326,18 @@ func TestTailorRefuses(t *testing.T) {
 			}},
 		{name: "empty candidate", check: vers, format: Terraform, reason: TailorOutsideSlots,
 			edit: func(t *testing.T, b string) (string, int) { return "", 1 }},
+		{name: "environment tag relabels production as sandbox", check: tags, format: AWSCLI, attr: attributed, reason: TailorSlotValue, slot: SlotEnvironmentTag,
+			edit: func(t *testing.T, b string) (string, int) {
+				return replaceLine(t, b, `ENVIRONMENT="production"`, `ENVIRONMENT="sandbox"`), lineOf(t, b, `ENVIRONMENT="production"`)
+			}},
+		{name: "environment tag that is no environment", check: tags, format: AWSCLI, attr: attributed, reason: TailorSlotValue, slot: SlotEnvironmentTag,
+			edit: func(t *testing.T, b string) (string, int) {
+				return replaceLine(t, b, `ENVIRONMENT="production"`, `ENVIRONMENT="blue"`), lineOf(t, b, `ENVIRONMENT="production"`)
+			}},
+		{name: "owner tag names another team", check: tags, format: AWSCLI, attr: attributed, reason: TailorSlotValue, slot: SlotOwnerTag,
+			edit: func(t *testing.T, b string) (string, int) {
+				return replaceLine(t, b, `OWNER="team-data"`, `OWNER="attacker@evil.example"`), lineOf(t, b, `OWNER="team-data"`)
+			}},
 		{name: "slot value with a command", check: tags, format: AWSCLI, attr: attributed, reason: TailorSlotValue, slot: SlotOwnerTag,
 			edit: func(t *testing.T, b string) (string, int) {
 				return replaceLine(t, b, `OWNER="team-data"`, `OWNER="team-data; rm -rf /"`), lineOf(t, b, `OWNER="team-data"`)
