@@ -33,14 +33,24 @@ type llmEnv struct {
 const demoLLM = "demo"
 
 func loadLLMEnv(getenv func(string) string, get func(string) string) (llmEnv, error) {
+	model, deployment := strings.TrimSpace(getenv("OPTIX_BOT_LLM_MODEL")), strings.TrimSpace(getenv("OPTIX_BOT_LLM_DEPLOYMENT"))
 	e := llmEnv{
 		BaseURL:    strings.TrimSpace(getenv("OPTIX_BOT_LLM_BASE_URL")),
-		Model:      strings.TrimSpace(envOr(getenv, "OPTIX_BOT_LLM_MODEL", getenv("OPTIX_BOT_LLM_DEPLOYMENT"))),
+		Model:      model,
 		APIKey:     get("OPTIX_BOT_LLM_API_KEY"),
 		APIVersion: strings.TrimSpace(getenv("OPTIX_BOT_LLM_API_VERSION")),
 		TopK:       20, TokenBudget: 8000, Timeout: 25 * time.Second,
 	}
 	var err error
+	switch {
+	case model != "" && deployment != "" && model != deployment:
+		err = errors.Join(err, errors.New("OPTIX_BOT_LLM_MODEL and OPTIX_BOT_LLM_DEPLOYMENT name different models; set one"))
+	case model == "":
+		e.Model = deployment
+	}
+	if strings.EqualFold(e.BaseURL, demoLLM) {
+		e.BaseURL = demoLLM
+	}
 	switch p := strings.ToLower(strings.TrimSpace(getenv("OPTIX_BOT_LLM_PROVIDER"))); p {
 	case "azure":
 		e.Azure = true
@@ -122,6 +132,9 @@ func newAdvisor(e llmEnv, st *store.Store, log *slog.Logger) (*advisor.Advisor, 
 			srv := llmtest.NewServer()
 			closer = srv.Close
 			base = srv.URL
+			if e.Azure {
+				base = srv.AzureURL()
+			}
 		}
 		client, err := llm.New(llm.Config{BaseURL: base, Model: e.Model, APIKey: e.APIKey, Azure: e.Azure,
 			APIVersion: e.APIVersion, Logger: log})
@@ -130,7 +143,12 @@ func newAdvisor(e llmEnv, st *store.Store, log *slog.Logger) (*advisor.Advisor, 
 			return nil, nil, err
 		}
 		cfg.LLM = client
-		log.Info("LLM configured", "provider", client.Provider(), "model", client.Model(), "send_raw", e.SendRaw)
+		if e.BaseURL == demoLLM {
+			// The emulator listens on a new port each run; one label keeps
+			// its answers in the cache from run to run.
+			cfg.LLM = demoClient{client}
+		}
+		log.Info("LLM configured", "provider", cfg.LLM.Provider(), "model", client.Model(), "send_raw", e.SendRaw)
 	}
 	adv, err := advisor.New(cfg)
 	if err != nil {
@@ -139,3 +157,8 @@ func newAdvisor(e llmEnv, st *store.Store, log *slog.Logger) (*advisor.Advisor, 
 	}
 	return adv, closer, nil
 }
+
+// demoClient is the emulator's client under a fixed provider label.
+type demoClient struct{ *llm.Client }
+
+func (demoClient) Provider() string { return "demo-emulator" }

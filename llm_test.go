@@ -48,6 +48,10 @@ func TestAskLLM(t *testing.T) {
 			code: 0, stdout: []string{"Ranked by rules only: the LLM endpoint URL looks wrong (HTTP 404 text/html"}},
 		{name: "send raw is said", env: env{"OPTIX_BOT_LLM_BASE_URL": "demo", "OPTIX_BOT_LLM_SEND_RAW": "1"}, code: 0,
 			stdout: []string{"Identifiers were sent to the LLM unredacted (OPTIX_BOT_LLM_SEND_RAW=1)."}},
+		{name: "demo in capitals, Azure form", env: env{"OPTIX_BOT_LLM_BASE_URL": "DEMO", "OPTIX_BOT_LLM_PROVIDER": "azure"}, code: 0,
+			stdout: []string{"refined by optix-analyst-emulator"}},
+		{name: "model and deployment disagree", env: env{"OPTIX_BOT_LLM_BASE_URL": "demo", "OPTIX_BOT_LLM_MODEL": "a", "OPTIX_BOT_LLM_DEPLOYMENT": "b"}, code: 2,
+			stderr: []string{"OPTIX_BOT_LLM_MODEL and OPTIX_BOT_LLM_DEPLOYMENT name different models"}},
 		{name: "base URL without model", env: env{"OPTIX_BOT_LLM_BASE_URL": "https://api.openai.com/v1"}, code: 2,
 			stderr: []string{"OPTIX_BOT_LLM_MODEL is not"}},
 		{name: "model without base URL", env: env{"OPTIX_BOT_LLM_MODEL": "gpt-4o"}, code: 2,
@@ -80,5 +84,23 @@ func TestAskLLM(t *testing.T) {
 				t.Errorf("rules-only note repeated:\n%s", r.stdout)
 			}
 		})
+	}
+}
+
+// The demo emulator listens on a new port each run; its answers are still
+// one cache entry, so the second run costs no call.
+func TestAskLLMDemoCacheAcrossRuns(t *testing.T) {
+	db := tempDB(t)
+	e := env{"OPTIX_BOT_LLM_BASE_URL": "demo"}
+	for i := range 2 {
+		r := runCLI(t, e, "ask", "/optix top-risks 3", "--db", db)
+		r.expect(t, 0, []string{"refined by optix-analyst-emulator"}, nil, nil)
+		if want := i == 1; strings.Contains(r.stdout, "from cache") != want {
+			t.Errorf("run %d: from cache = %v, want %v:\n%s", i+1, !want, want, r.stdout)
+		}
+	}
+	r := runCLI(t, nil, "ask", "/optix audit last 20", "--db", db)
+	if !strings.Contains(r.stdout, "cache=hit") || !strings.Contains(r.stdout, "provider=demo-emulator") {
+		t.Errorf("audit does not show the cache hit:\n%s", r.stdout)
 	}
 }

@@ -140,7 +140,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	base := strings.TrimRight(u.String(), "/")
 	host := strings.ToLower(u.Host)
-	provider := "openai-compatible:" + host
+	// The path is part of the label: two servers behind one host (a
+	// gateway's /v1 and /ollama/v1) are different models to the cache.
+	provider := "openai-compatible:" + host + strings.TrimRight(u.EscapedPath(), "/")
 	if cfg.Azure {
 		// The library adds /openai itself; accept the portal's form with it.
 		base = strings.TrimSuffix(base, "/openai")
@@ -150,7 +152,7 @@ func New(cfg Config) (*Client, error) {
 }
 
 // Provider is a stable label of the server for cache keys and audit
-// entries, e.g. "openai-compatible:api.openai.com" or
+// entries, e.g. "openai-compatible:api.openai.com/v1" or
 // "azure:res.openai.azure.com".
 func (c *Client) Provider() string { return c.provider }
 

@@ -404,8 +404,8 @@ func TestNew(t *testing.T) {
 		wantErr      bool
 		wantProvider string
 	}{
-		{name: "openai", cfg: llm.Config{BaseURL: "https://api.openai.com/v1", Model: "gpt-4o-mini"}, wantProvider: "openai-compatible:api.openai.com"},
-		{name: "ollama", cfg: llm.Config{BaseURL: "http://127.0.0.1:11434/v1/", Model: "llama3.1"}, wantProvider: "openai-compatible:127.0.0.1:11434"},
+		{name: "openai", cfg: llm.Config{BaseURL: "https://api.openai.com/v1", Model: "gpt-4o-mini"}, wantProvider: "openai-compatible:api.openai.com/v1"},
+		{name: "ollama", cfg: llm.Config{BaseURL: "http://127.0.0.1:11434/v1/", Model: "llama3.1"}, wantProvider: "openai-compatible:127.0.0.1:11434/v1"},
 		{name: "azure", cfg: llm.Config{BaseURL: "https://RES.openai.azure.com", Model: "dep", Azure: true}, wantProvider: "azure:res.openai.azure.com"},
 		{name: "no model", cfg: llm.Config{BaseURL: "https://api.openai.com/v1"}, wantErr: true},
 		{name: "no scheme", cfg: llm.Config{BaseURL: "api.openai.com/v1", Model: "m"}, wantErr: true},
