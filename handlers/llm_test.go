@@ -94,8 +94,16 @@ func TestLLMRequestsCarryNoRawIdentifiers(t *testing.T) {
 	if rep := h.ask(t, "alice", "/optix fix "+findingWithCheck(t, h, "s3_bucket_level_public_access_block")+" terraform"); !rep.OK {
 		t.Fatal(rep.Error)
 	}
+	// An IAM user's name is inside its ARN and on its own in the script.
+	mfaID := findingWithCheck(t, h, "iam_user_mfa_enabled_console_access")
+	mfa, _ := a.Finding(mfaID)
+	user := mfa.Finding.Resource.ID[strings.LastIndex(mfa.Finding.Resource.ID, "/")+1:]
+	if rep := h.ask(t, "alice", "/optix fix "+mfaID+" terraform"); !rep.OK || !strings.Contains(rep.Code.Body, `"`+user+`"`) {
+		t.Fatalf("MFA fix does not name user %q: %+v", user, rep)
+	}
+	raws = append(raws, user, mfa.Finding.Resource.ID)
 	reqs := srv.Requests()
-	if len(reqs) < 2 {
+	if len(reqs) < 3 {
 		t.Fatalf("%d requests", len(reqs))
 	}
 	for i, body := range reqs {
