@@ -64,18 +64,7 @@ func TestParseRank(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := ParseRank(tt.text, ids)
-			if tt.invalid != "" {
-				if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tt.invalid) {
-					t.Fatalf("err = %v, want ErrInvalid containing %q", err, tt.invalid)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d := cmp.Diff(tt.want, got); d != "" {
-				t.Errorf("ParseRank (-want +got):\n%s", d)
-			}
+			checkParse(t, got, err, tt.want, tt.invalid)
 		})
 	}
 }
@@ -98,19 +87,26 @@ func TestParseTailor(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := ParseTailor(tt.text)
-			if tt.invalid != "" {
-				if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tt.invalid) {
-					t.Fatalf("err = %v, want ErrInvalid containing %q", err, tt.invalid)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d := cmp.Diff(tt.want, got); d != "" {
-				t.Errorf("ParseTailor (-want +got):\n%s", d)
-			}
+			checkParse(t, got, err, tt.want, tt.invalid)
 		})
+	}
+}
+
+// checkParse wants err to be ErrInvalid mentioning invalid, or, when
+// invalid is empty, no error and got equal to want.
+func checkParse[T any](t *testing.T, got T, err error, want T, invalid string) {
+	t.Helper()
+	if invalid != "" {
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), invalid) {
+			t.Fatalf("err = %v, want ErrInvalid containing %q", err, invalid)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("parse (-want +got):\n%s", d)
 	}
 }
 
