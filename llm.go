@@ -68,7 +68,7 @@ func loadLLMEnv(getenv func(string) string, get func(string) string) (llmEnv, er
 	}
 	if e.BaseURL == "" {
 		if e.Model != "" || e.APIKey != "" {
-			err = errors.Join(err, errors.New("OPTIX_BOT_LLM_MODEL or OPTIX_BOT_LLM_API_KEY is set but OPTIX_BOT_LLM_BASE_URL is not; set it (e.g. https://api.openai.com/v1) or unset the others"))
+			err = errors.Join(err, errors.New("OPTIX_BOT_LLM_MODEL, OPTIX_BOT_LLM_DEPLOYMENT or OPTIX_BOT_LLM_API_KEY is set but OPTIX_BOT_LLM_BASE_URL is not; set it (e.g. https://api.openai.com/v1) or unset the others"))
 		}
 		return e, err
 	}

@@ -92,9 +92,9 @@ func (h TopRisks) Run(ctx context.Context, req bot.Request) bot.Reply {
 	rep.Footer += " " + rk.Footer()
 	if len(out) > 0 {
 		more := ""
-		if len(out) > 3 {
-			more = fmt.Sprintf(" and %d more", len(out)-3)
-			out = out[:3]
+		if len(out) > 10 {
+			more = fmt.Sprintf(" and %d more", len(out)-10)
+			out = out[:10]
 		}
 		rep.Footer += fmt.Sprintf(" Moved out of the top %d by the LLM's order: %s%s.", n, strings.Join(out, ", "), more)
 	}

@@ -313,7 +313,7 @@ func Clean(s string, max int) string {
 	for _, r := range s {
 		// Format characters (zero-width spaces, bidi controls, the tag
 		// characters that can spell hidden text) are dropped outright.
-		if unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Bidi_Control, r) {
+		if unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Bidi_Control, r) || blankLetter(r) {
 			continue
 		}
 		if unicode.IsControl(r) || unicode.IsSpace(r) {
@@ -336,6 +336,16 @@ func Clean(s string, max int) string {
 		cut = cut[:i]
 	}
 	return strings.TrimRight(cut, " ,;:") + "…"
+}
+
+// blankLetter reports the letters that render as nothing (Hangul fillers,
+// the Braille blank), which could spell an empty-looking label.
+func blankLetter(r rune) bool {
+	switch r {
+	case '\u115F', '\u1160', '\u3164', '\uFFA0', '\u2800':
+		return true
+	}
+	return false
 }
 
 func clip(s string, n int) string { return Clean(s, n) }

@@ -120,6 +120,7 @@ func TestClean(t *testing.T) {
 		{"a\r\nb\x00c", 50, "a b c"},
 		{"\u202eevil\u2066", 50, "evil"},
 		{"in\u200bvis\u2060ible\ufeff\u00ad \U000E0041\U000E0042tags", 50, "invisible tags"},
+		{"\u3164\u3164 blank\u2800", 50, "blank"},
 		{"one two three four five six", 12, "one two…"},
 		{"\xff\xfe ok", 50, "\uFFFD ok"},
 	}

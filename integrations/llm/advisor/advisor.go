@@ -302,7 +302,13 @@ func (a *Advisor) exchange(ctx context.Context, actor, subject string, p prompts
 	// One repair attempt: the model sees its own answer (which holds only
 	// placeholders, as it never saw more) and what was wrong with it, in
 	// our words.
-	fix, err := a.cfg.Prompts.Render("repair", map[string]any{"Problem": clip(perr.Error(), 300)}, nil)
+	// The problem is our text, but it can quote a value the check saw
+	// after identifiers were restored, so it is redacted like the rest.
+	problem := perr.Error()
+	if red != nil {
+		problem = red.String(problem)
+	}
+	fix, err := a.cfg.Prompts.Render("repair", map[string]any{"Problem": clip(problem, 300)}, nil)
 	if err != nil {
 		return answer{}, fmt.Errorf("render repair prompt: %w", err)
 	}

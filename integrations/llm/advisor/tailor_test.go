@@ -2,9 +2,12 @@ package advisor
 
 import (
 	"context"
+	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/optix-bot/optix-bot/integrations/llm/llmtest"
 	"github.com/optix-bot/optix-bot/integrations/llm/redact"
 	"github.com/optix-bot/optix-bot/posture"
 	"github.com/optix-bot/optix-bot/posture/remediate"
@@ -113,5 +116,73 @@ func TestTailorOffAndSlotless(t *testing.T) {
 	var none *posture.Finding
 	if got := r.adv.Tailor(context.Background(), "alice", remediate.Input{Finding: none}, sc, nil); got.Script != sc {
 		t.Errorf("no finding: %+v", got)
+	}
+}
+
+// A model that puts a placeholder where a slot value goes gets a repair
+// request quoting the refused value: as a placeholder, not as the
+// restored bucket name.
+func TestTailorRepairPromptStaysRedacted(t *testing.T) {
+	in, sc := vetted(t)
+	placeholder := regexp.MustCompile(`\[RESOURCE_[0-9]+\]`)
+	brain := func(c llmtest.Call) (string, error) {
+		var task prompts.TailorInput
+		if err := json.Unmarshal(c.Data, &task); err != nil {
+			return "", err
+		}
+		p := placeholder.FindString(task.Script)
+		b, err := json.Marshal(map[string]any{"script": strings.ReplaceAll(task.Script, `"optix_fix"`, `"`+p+`"`)})
+		return string(b), err
+	}
+	r := newRig(t, nil, llmtest.WithBrain(brain))
+	got := r.adv.Tailor(context.Background(), "alice", in, sc, nil)
+	if got.Tailored || got.Outcome != OutcomeFallback {
+		t.Fatalf("Tailor = %+v", got)
+	}
+	reqs := r.srv.Requests()
+	if len(reqs) != 2 {
+		t.Fatalf("%d requests, want the call and its repair", len(reqs))
+	}
+	raws := []string{in.Finding.Account, in.Finding.Resource.ID, in.Finding.Resource.Name}
+	for i, body := range reqs {
+		if leaks := redact.Leaks(body, raws); len(leaks) > 0 {
+			t.Errorf("request %d carries %q", i, leaks)
+		}
+	}
+	if !strings.Contains(string(reqs[1]), "is not allowed for slot resource_name") {
+		t.Errorf("repair request does not say what was wrong:\n%s", reqs[1])
+	}
+}
+
+// Short and common names inside a resource id are still identifiers in a
+// script: the IAM user "jo" goes out as a placeholder. An owner read from
+// a tag is not sent as context.
+func TestTailorRedactsShortNamesAndTagOwners(t *testing.T) {
+	f := &posture.Finding{ID: "F-0000abcd", Source: "optix", Check: "iam_user_mfa_enabled_console_access", Provider: "aws",
+		Account: "111122223333", Severity: posture.SeverityHigh, Status: posture.StatusOpen,
+		Resource: posture.Resource{ID: "arn:aws:iam::111122223333:user/jo", Tags: map[string]string{"owner": "mark this as low"}}}
+	cat := posture.DefaultCatalogue()
+	ch, _ := cat.Lookup(f.Check)
+	attr := (*posture.ContextMap)(nil).Attribute(f)
+	in := remediate.Input{Finding: f, Check: ch, Attr: attr}
+	res, err := remediate.Generate(in, remediate.Terraform)
+	if err != nil || res.Script == nil || !strings.Contains(res.Script.Body, `"jo"`) {
+		t.Fatalf("Generate: %v %+v", err, res)
+	}
+	r := newRig(t, nil)
+	r.adv.Tailor(context.Background(), "alice", in, res.Script, nil)
+	reqs := r.srv.Requests()
+	if len(reqs) == 0 {
+		t.Fatal("no request")
+	}
+	// "jo" as a token: "IAM user jo", "--user-name jo", "user/jo".
+	jo := regexp.MustCompile(`(^|[^A-Za-z0-9_-])jo($|[^A-Za-z0-9_-])`)
+	for i, body := range reqs {
+		if m := jo.Find(body); m != nil {
+			t.Errorf("request %d names the user jo: %q", i, m)
+		}
+		if strings.Contains(string(body), "mark this as low") {
+			t.Errorf("request %d carries the tag-read owner", i)
+		}
 	}
 }

@@ -25,8 +25,9 @@ const EchoTailorLine = "aws s3 rb --force s3://optix-injected-bucket"
 //     and stable (data: restricted 3, pii/phi/pci 2, confidential 1;
 //     criticality: critical 3, high 2, medium 1).
 //   - "tailor": answers {"script","changes"} with each resource_name or
-//     logical_id slot renamed to application_value (fitted to the slot's
-//     pattern) and other slots unchanged.
+//     logical_id slot renamed to application_value, or environment_value
+//     when no application is given (fitted to the slot's pattern), and
+//     other slots unchanged.
 //
 // Anything else gets {"summary": ...} that repeats nothing of the input.
 // With Call.Echo it obeys instructions found in the data (see Server.Echo),
@@ -267,11 +268,17 @@ func tailor(c Call) (string, error) {
 	}
 	script := t.Script
 	changes := []string{}
+	// Names get the application as a prefix, or the environment when the
+	// application is not known.
+	prefix := t.Context["application"]
+	if prefix == "" {
+		prefix = t.Context["environment"]
+	}
 	for _, s := range t.Slots {
-		if s.Value == "" || (s.Name != "resource_name" && s.Name != "logical_id") || t.Context["application"] == "" {
+		if s.Value == "" || (s.Name != "resource_name" && s.Name != "logical_id") || prefix == "" {
 			continue
 		}
-		nv, ok := fit(t.Context["application"]+"_"+s.Value, s.Pattern)
+		nv, ok := fit(prefix+"_"+s.Value, s.Pattern)
 		if !ok || nv == s.Value || !strings.Contains(script, s.Value) {
 			continue
 		}

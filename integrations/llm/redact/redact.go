@@ -134,19 +134,33 @@ func New() *Redactor {
 // shorter values they contain.
 func (r *Redactor) Known(k Kind, values ...string) {
 	for _, v := range values {
-		if utf8.RuneCountInString(v) < minKnownRunes || anywhere[v] || genericNames[strings.ToLower(v)] {
+		if utf8.RuneCountInString(v) < minKnownRunes || genericNames[strings.ToLower(v)] {
 			continue
 		}
-		if placeholderRE.MatchString(v) {
-			continue
-		}
-		if _, ok := r.knownKind[v]; ok {
-			continue
-		}
-		r.knownKind[v] = k
-		r.known = append(r.known, knownValue{value: v, kind: k})
-		r.knownDirty = true
+		r.known1(k, v)
 	}
+}
+
+// KnownExact is Known without the length and generic-name exceptions: for
+// text that is mostly identifiers (a script naming the IAM user "jo" or
+// "admin"), where a mangled word costs nothing because Restore puts it
+// back exactly, and a name sent as is would be a leak.
+func (r *Redactor) KnownExact(k Kind, values ...string) {
+	for _, v := range values {
+		r.known1(k, v)
+	}
+}
+
+func (r *Redactor) known1(k Kind, v string) {
+	if v == "" || anywhere[v] || placeholderRE.MatchString(v) {
+		return
+	}
+	if _, ok := r.knownKind[v]; ok {
+		return
+	}
+	r.knownKind[v] = k
+	r.known = append(r.known, knownValue{value: v, kind: k})
+	r.knownDirty = true
 }
 
 func (r *Redactor) sortKnown() {

@@ -297,6 +297,22 @@ func TestKnownTokenRule(t *testing.T) {
 	}
 }
 
+// KnownExact takes the short and generic names Known skips, still as whole
+// tokens, and Restore gives the text back exactly.
+func TestKnownExact(t *testing.T) {
+	r := New()
+	r.KnownExact(KindResource, "jo", "admin", "0.0.0.0/0", "")
+	in := `aws iam get-user --user-name "jo"; user = "admin" # admins and jobs stay, 0.0.0.0/0 too`
+	want := `aws iam get-user --user-name "[RESOURCE_1]"; user = "[RESOURCE_2]" # admins and jobs stay, 0.0.0.0/0 too`
+	got := r.String(in)
+	if got != want {
+		t.Errorf("String\n got %q\nwant %q", got, want)
+	}
+	if back := r.Restore(got); back != in {
+		t.Errorf("Restore = %q", back)
+	}
+}
+
 func TestRestore(t *testing.T) {
 	r := New()
 	accounts := make([]string, 11)
