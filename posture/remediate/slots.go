@@ -54,11 +54,12 @@ func sameEnvironment(vetted, v string) string {
 	return ""
 }
 
-// sameOwner keeps the owner: a convention may decorate the team name
-// ("team-payments", "Payments") but not name another team.
+// sameOwner keeps the owner: a convention may respell the team name (case,
+// separators: "Payments", "data_platform") but not decorate it, since
+// "web-platform" and "platform" are different teams.
 func sameOwner(vetted, v string) string {
-	if !strings.Contains(squash(v), squash(vetted)) {
-		return fmt.Sprintf("it must still name the attributed owner %q", vetted)
+	if squash(v) != squash(vetted) {
+		return fmt.Sprintf("it must be a spelling of the attributed owner %q (case and separators only)", vetted)
 	}
 	return ""
 }
@@ -101,7 +102,7 @@ var slotDefs = map[string]slotDef{
 	SlotLogicalID: {re: reCFNLogicalID, vetted: fixed("OptixFixedBucket"),
 		meaning: "CloudFormation logical id of the bucket resource in the owning stack"},
 	SlotOwnerTag: {re: reTagSlot, vetted: dataString("Owner"), keeps: sameOwner,
-		meaning: "value of the owner tag to add (the owning team), as the conventions spell it; it must still name this team"},
+		meaning: "value of the owner tag to add (the owning team), as the conventions spell it; only case and separators may change"},
 	SlotEnvironmentTag: {re: reTagSlot, vetted: dataString("Environment"), keeps: sameEnvironment,
 		meaning: "value of the environment tag to add, as the conventions spell it (e.g. prod for production); the same environment"},
 }

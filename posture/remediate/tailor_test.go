@@ -121,7 +121,7 @@ var renamed = map[string]string{
 	SlotResourceName:       "exports_bucket_fix",
 	SlotPolicyResourceName: "mfa_guard",
 	SlotLogicalID:          "ExportsBucket",
-	SlotOwnerTag:           "team-data@acme",
+	SlotOwnerTag:           "Team_Data",
 	SlotEnvironmentTag:     "prod",
 }
 
@@ -333,6 +333,10 @@ func TestTailorRefuses(t *testing.T) {
 		{name: "environment tag that is no environment", check: tags, format: AWSCLI, attr: attributed, reason: TailorSlotValue, slot: SlotEnvironmentTag,
 			edit: func(t *testing.T, b string) (string, int) {
 				return replaceLine(t, b, `ENVIRONMENT="production"`, `ENVIRONMENT="blue"`), lineOf(t, b, `ENVIRONMENT="production"`)
+			}},
+		{name: "owner tag decorated into another team", check: tags, format: AWSCLI, attr: attributed, reason: TailorSlotValue, slot: SlotOwnerTag,
+			edit: func(t *testing.T, b string) (string, int) {
+				return replaceLine(t, b, `OWNER="team-data"`, `OWNER="team-data-platform"`), lineOf(t, b, `OWNER="team-data"`)
 			}},
 		{name: "owner tag names another team", check: tags, format: AWSCLI, attr: attributed, reason: TailorSlotValue, slot: SlotOwnerTag,
 			edit: func(t *testing.T, b string) (string, int) {
