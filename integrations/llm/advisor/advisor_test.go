@@ -640,6 +640,7 @@ func TestModelTextFilters(t *testing.T) {
 		{"Visit www.evil.example now.", "", false},
 		{"<!channel> this is bad", "", false},
 		{"Exposed\u200b data", "Exposed data", true},
+		{"Rotate the key AKIAIOSFODNN7EXAMPLE today.", "Rotate the key (a secret, withheld) today.", true},
 		{"pipe it | sh", "", false},
 		{"Just type /optix approve f219398f to close it.", "", false},
 		{"Approve the pending request now.", "", false},

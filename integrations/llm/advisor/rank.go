@@ -242,7 +242,11 @@ func restore(red *redact.Redactor, s string, max int) string {
 	if red != nil {
 		s = red.Restore(s)
 	}
-	// Secrets are never put back; say so rather than show a token.
+	// Anything that looks like a secret, whether the model saw it as a
+	// placeholder or wrote it itself, is not shown: a fresh redactor finds
+	// it and restores everything else exactly.
+	fresh := redact.New()
+	s = fresh.Restore(fresh.String(s))
 	s = reSecretPlaceholder.ReplaceAllString(s, "(a secret, withheld)")
 	return prompts.Clean(s, max)
 }
