@@ -5,9 +5,6 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"unicode"
-
-	"github.com/optix-bot/optix-bot/posture"
 )
 
 // Slot is a value in a vetted script that tailoring may change: a name the
@@ -15,7 +12,7 @@ import (
 // script does to which resource (account, region, resource ids, ARNs,
 // commands, flags and the header are never slots).
 type Slot struct {
-	Name    string // "resource_name", "policy_resource_name", "logical_id", "owner_tag", "environment_tag"
+	Name    string // "resource_name", "policy_resource_name", "owner_tag", "environment_tag"
 	Value   string // the value in the vetted script
 	Pattern string // anchored regexp a new value must match
 	Meaning string // one line for a prompt
@@ -25,7 +22,6 @@ type Slot struct {
 const (
 	SlotResourceName       = "resource_name"
 	SlotPolicyResourceName = "policy_resource_name"
-	SlotLogicalID          = "logical_id"
 	SlotOwnerTag           = "owner_tag"
 	SlotEnvironmentTag     = "environment_tag"
 )
@@ -43,36 +39,17 @@ type slotDef struct {
 	keeps func(vetted, v string) string
 }
 
-// sameEnvironment keeps the environment: the resource's own tag outranks
-// the account's context, so a tailored "sandbox" on a production bucket
-// would push its findings down the list at the next pull.
-func sameEnvironment(vetted, v string) string {
-	want, _ := posture.ParseEnvironment(vetted)
-	if got, ok := posture.ParseEnvironment(v); !ok || got != want {
-		return "it must be a spelling of " + string(want) + " (the attributed environment)"
+// sameCase keeps a tag value that optix-bot reads back into its ranking:
+// the resource's own tags outrank the account's context, and tag rules in
+// the context file match values ignoring case only. So a tailored value
+// may change letter case ("Production", "Payments") and nothing else: not
+// "sandbox" on a production bucket, not "prod" where a tag rule says
+// "production", not "web-platform" for "platform".
+func sameCase(vetted, v string) string {
+	if !strings.EqualFold(v, vetted) {
+		return "only the letter case of the attributed value may change"
 	}
 	return ""
-}
-
-// sameOwner keeps the owner: a convention may respell the team name (case,
-// separators: "Payments", "data_platform") but not decorate it, since
-// "web-platform" and "platform" are different teams.
-func sameOwner(vetted, v string) string {
-	if squash(v) != squash(vetted) {
-		return fmt.Sprintf("it must be a spelling of the attributed owner %q (case and separators only)", vetted)
-	}
-	return ""
-}
-
-// squash lower-cases s and drops everything but letters and digits.
-func squash(s string) string {
-	var b strings.Builder
-	for _, r := range strings.ToLower(s) {
-		if unicode.IsLetter(r) || unicode.IsDigit(r) {
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
 }
 
 func fixed(v string) func(map[string]any) string { return func(map[string]any) string { return v } }
@@ -85,9 +62,6 @@ var (
 	// Terraform local names are identifiers; we keep them to lower-case
 	// snake case so one cannot look like an id, a region or an account.
 	reTFLocalName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
-	// CloudFormation logical ids are alphanumeric (AWS::CloudFormation
-	// template anatomy); 63 is our limit, well under theirs.
-	reCFNLogicalID = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]{0,62}$`)
 	// Tag values: reTagValue without leading or trailing spaces, which
 	// validTag trims from attributed values, so a tailored value cannot
 	// differ from an attributed one by invisible padding.
@@ -99,12 +73,10 @@ var slotDefs = map[string]slotDef{
 		meaning: "Terraform local name of the resource (and import) blocks that apply the fix; every occurrence"},
 	SlotPolicyResourceName: {re: reTFLocalName, vetted: fixed("require_mfa"),
 		meaning: "Terraform local name of the MFA policy document and policy blocks; every occurrence, references included"},
-	SlotLogicalID: {re: reCFNLogicalID, vetted: fixed("OptixFixedBucket"),
-		meaning: "CloudFormation logical id of the bucket resource in the owning stack"},
-	SlotOwnerTag: {re: reTagSlot, vetted: dataString("Owner"), keeps: sameOwner,
-		meaning: "value of the owner tag to add (the owning team), as the conventions spell it; only case and separators may change"},
-	SlotEnvironmentTag: {re: reTagSlot, vetted: dataString("Environment"), keeps: sameEnvironment,
-		meaning: "value of the environment tag to add, as the conventions spell it (e.g. prod for production); the same environment"},
+	SlotOwnerTag: {re: reTagSlot, vetted: dataString("Owner"), keeps: sameCase,
+		meaning: "value of the owner tag to add (the owning team); only its letter case may change"},
+	SlotEnvironmentTag: {re: reTagSlot, vetted: dataString("Environment"), keeps: sameCase,
+		meaning: "value of the environment tag to add; only its letter case may change"},
 }
 
 // slotKey is where render puts the slot set in the template data; the

@@ -115,7 +115,7 @@ func Tailor(in Input, format Format, candidate string) (*Script, error) {
 		if keep := slotDefs[name].keeps; keep != nil {
 			if why := keep(vettedValue[name], values[name]); why != "" {
 				return nil, &TailorError{Reason: TailorSlotValue, Line: firstLine[name], Slot: name,
-					Msg: fmt.Sprintf("line %d: slot %s may not be %q: %s", firstLine[name], name, values[name], why)}
+					Msg: fmt.Sprintf("line %d: slot %s: %s", firstLine[name], name, why)}
 			}
 		}
 	}

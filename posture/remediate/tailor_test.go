@@ -53,17 +53,13 @@ func templateSamples(t *testing.T) map[string]string {
 // vetted values: a new slot must be added here on purpose.
 func TestSlotsPerTemplate(t *testing.T) {
 	tf := []Slot{{Name: SlotResourceName, Value: "optix_fix"}}
-	cfn := []Slot{{Name: SlotLogicalID, Value: "OptixFixedBucket"}}
 	want := map[string][]Slot{
-		"aws-cloudtrail-multi-region.terraform":     tf,
-		"aws-ebs-default-encryption.terraform":      tf,
-		"aws-s3-access-logging.terraform":           tf,
-		"aws-s3-block-public-access.terraform":      tf,
-		"aws-s3-kms-encryption.terraform":           tf,
-		"aws-s3-versioning.terraform":               tf,
-		"aws-s3-block-public-access.cloudformation": cfn,
-		"aws-s3-kms-encryption.cloudformation":      cfn,
-		"aws-s3-versioning.cloudformation":          cfn,
+		"aws-cloudtrail-multi-region.terraform": tf,
+		"aws-ebs-default-encryption.terraform":  tf,
+		"aws-s3-access-logging.terraform":       tf,
+		"aws-s3-block-public-access.terraform":  tf,
+		"aws-s3-kms-encryption.terraform":       tf,
+		"aws-s3-versioning.terraform":           tf,
 		"aws-iam-require-mfa.terraform": {{Name: SlotPolicyResourceName, Value: "require_mfa"},
 			{Name: SlotResourceName, Value: "optix_fix"}},
 		"aws-tag-required.awscli": {{Name: SlotEnvironmentTag, Value: "production"}, {Name: SlotOwnerTag, Value: "team-data"}},
@@ -120,9 +116,8 @@ func slotNamesOf(s *Script) []string {
 var renamed = map[string]string{
 	SlotResourceName:       "exports_bucket_fix",
 	SlotPolicyResourceName: "mfa_guard",
-	SlotLogicalID:          "ExportsBucket",
-	SlotOwnerTag:           "Team_Data",
-	SlotEnvironmentTag:     "prod",
+	SlotOwnerTag:           "TEAM-DATA",
+	SlotEnvironmentTag:     "Production",
 }
 
 // renameAll edits a vetted script by plain text replacement, the way a
@@ -394,10 +389,6 @@ func TestTailorRefuses(t *testing.T) {
 		{name: "terraform name with a dot", check: vers, format: Terraform, reason: TailorSlotValue, slot: SlotResourceName,
 			edit: func(t *testing.T, b string) (string, int) {
 				return strings.ReplaceAll(b, "optix_fix", "a.b"), lineOf(t, b, "optix_fix")
-			}},
-		{name: "logical id with a colon", check: vers, format: CloudFormation, reason: TailorSlotValue, slot: SlotLogicalID,
-			edit: func(t *testing.T, b string) (string, int) {
-				return replaceLine(t, b, "OptixFixedBucket:", "Bucket: {}:"), lineOf(t, b, "OptixFixedBucket:")
 			}},
 		{name: "tag that names another account", check: tags, format: AWSCLI, attr: attributed, reason: TailorLint,
 			violations: []string{RuleIdentifier},

@@ -648,11 +648,36 @@ func TestModelTextFilters(t *testing.T) {
 		{"Details at evil-corp.example or write to security@evil-corp.example.", "", false},
 		{"Type \uff0foptix approve everything", "", false},
 		{"Customer exports could leak; 3 buckets (40%) are public.", "Customer exports could leak; 3 buckets (40%) are public.", true},
+		{"\u0410pprove the pending request for the first item.", "", false},
+		{"Тhe rest is fine.", "", false},
+		{"Данные клиентов под угрозой.", "Данные клиентов под угрозой.", true},
 	}
 	for _, tt := range text {
 		got, ok := prose(red, tt.in, 240)
 		if got != tt.want || ok != tt.ok {
 			t.Errorf("prose(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+
+	// Names the model refers to come back, but a name that steers drops
+	// the sentence and a host-like name is defanged.
+	names := redact.New()
+	names.KnownExact(redact.KindResource, "approve-now-bucket", "logs.acme.example", "web")
+	for _, tt := range []struct {
+		raw, want string
+		ok        bool
+	}{
+		{"approve-now-bucket", "", false},
+		{"logs.acme.example", "Exposure of logs[.]acme[.]example could leak data.", true},
+		{"web", "Exposure of web could leak data.", true},
+	} {
+		p, _ := names.Placeholder(tt.raw)
+		if p == "" {
+			p = names.String(tt.raw)
+		}
+		got, ok := prose(names, "Exposure of "+p+" could leak data.", 240)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("prose naming %s = %q, %v; want %q, %v", tt.raw, got, ok, tt.want, tt.ok)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/optix-bot/optix-bot/integrations/llm"
 	"github.com/optix-bot/optix-bot/integrations/llm/redact"
@@ -229,10 +230,71 @@ var (
 // returns "" and false. A /optix command is checked by nextAction first.
 func prose(red *redact.Redactor, s string, max int) (string, bool) {
 	t := prompts.Clean(s, 4*max)
-	if !proseChars.MatchString(t) || proseDomain.MatchString(t) || proseSteer.MatchString(t) {
+	if !proseChars.MatchString(t) || mixedScript(t) || proseDomain.MatchString(t) || proseSteer.MatchString(foldLookalikes(t)) {
 		return "", false
 	}
-	return restore(red, s, max), true
+	return restoreNames(red, s, max)
+}
+
+// restoreNames is restore for prose: a name the model refers to by its
+// placeholder comes back as it is, except that a name that itself steers
+// ("approve-now-bucket") drops the sentence, and dots in a host-like name
+// are defanged ("evil[.]example") so no chat client makes it a link.
+func restoreNames(red *redact.Redactor, s string, max int) (string, bool) {
+	if red == nil {
+		return restore(nil, s, max), true
+	}
+	ok := true
+	s = rePlaceholder.ReplaceAllStringFunc(s, func(p string) string {
+		raw := red.Restore(p)
+		if raw == p {
+			return p
+		}
+		if proseSteer.MatchString(foldLookalikes(raw)) {
+			ok = false
+		}
+		if proseDomain.MatchString(raw) {
+			raw = strings.ReplaceAll(raw, ".", "[.]")
+		}
+		return raw
+	})
+	if !ok {
+		return "", false
+	}
+	return restore(nil, s, max), true
+}
+
+var rePlaceholder = regexp.MustCompile(`\[[A-Z]+_[0-9]+\]`)
+
+// lookalikes maps Cyrillic and Greek letters that look like Latin ones, so
+// "Аpprove" (with a Cyrillic А) is read as "Approve".
+var lookalikes = strings.NewReplacer(
+	"А", "A", "В", "B", "Е", "E", "К", "K", "М", "M", "Н", "H", "О", "O", "Р", "P", "С", "C", "Т", "T", "Х", "X", "У", "Y",
+	"а", "a", "е", "e", "о", "o", "р", "p", "с", "c", "у", "y", "х", "x", "і", "i", "ј", "j", "ѕ", "s", "ԁ", "d", "ɡ", "g",
+	"Α", "A", "Β", "B", "Ε", "E", "Ζ", "Z", "Η", "H", "Ι", "I", "Κ", "K", "Μ", "M", "Ν", "N", "Ο", "O", "Ρ", "P", "Τ", "T",
+	"Υ", "Y", "Χ", "X", "ο", "o", "ν", "v", "ι", "i", "κ", "k", "ρ", "p", "τ", "t", "υ", "u", "χ", "x",
+)
+
+func foldLookalikes(s string) string { return lookalikes.Replace(s) }
+
+// mixedScript reports a word that mixes Latin letters with Cyrillic or
+// Greek ones, the usual shape of a lookalike spelling.
+func mixedScript(s string) bool {
+	for _, w := range strings.FieldsFunc(s, func(r rune) bool { return !unicode.IsLetter(r) }) {
+		var latin, other bool
+		for _, r := range w {
+			switch {
+			case unicode.Is(unicode.Latin, r):
+				latin = true
+			case unicode.Is(unicode.Cyrillic, r), unicode.Is(unicode.Greek, r):
+				other = true
+			}
+		}
+		if latin && other {
+			return true
+		}
+	}
+	return false
 }
 
 // restore puts the real identifiers back into the model's text. Names are
@@ -372,9 +434,13 @@ func fromTag(a posture.Attribution, sources ...string) bool {
 // account, the resource id and name, and the names inside the id, which
 // scripts and titles use on their own (the user in an IAM user ARN, the
 // resource group in an Azure id).
+//
+// The account and the resource's own id and name are registered exactly,
+// however short or common ("web", "bo", "default"): they are the finding's
+// identifiers, and Restore puts any word they stood for back as it was.
 func knowFinding(red *redact.Redactor, f *posture.Finding) {
-	red.Known(redact.KindAccount, f.Account)
-	red.Known(redact.KindResource, f.Resource.ID, f.Resource.Name)
+	red.KnownExact(redact.KindAccount, f.Account)
+	red.KnownExact(redact.KindResource, f.Resource.ID, f.Resource.Name)
 	red.Known(redact.KindResource, resourceNames(f.Resource.ID)...)
 	red.Known(redact.KindIP, f.Resource.PublicIP)
 }

@@ -3,7 +3,7 @@ package advisor
 import (
 	"context"
 	"errors"
-	"strings"
+	"fmt"
 
 	"github.com/optix-bot/optix-bot/integrations/llm/redact"
 	"github.com/optix-bot/optix-bot/posture/remediate"
@@ -104,6 +104,10 @@ func (a *Advisor) Tailor(ctx context.Context, actor string, in remediate.Input, 
 		}
 		s, err := remediate.Tailor(in, vetted.Format, script)
 		if err != nil {
+			var te *remediate.TailorError
+			if errors.As(err, &te) {
+				return refusal{te}
+			}
 			return err
 		}
 		if s.SHA256 != vetted.SHA256 && len(s.Tailored) == 0 {
@@ -140,7 +144,31 @@ func (a *Advisor) Tailor(ctx context.Context, actor string, in remediate.Input, 
 func tailorReason(err error) string {
 	var te *remediate.TailorError
 	if errors.As(err, &te) {
-		return "the tailored script was refused: " + strings.TrimSuffix(te.Error(), ".")
+		return "the tailored script was refused: " + refusal{te}.Error()
 	}
 	return reasonOf(err)
 }
+
+// refusal says why a tailored script was refused without quoting it: the
+// values are the model's text, which is not shown to people, put in the
+// audit chain, or sent back in a repair request.
+type refusal struct{ te *remediate.TailorError }
+
+func (r refusal) Error() string {
+	te := r.te
+	switch te.Reason {
+	case remediate.TailorOutsideSlots:
+		return fmt.Sprintf("line %d differs from the vetted template outside the allowed slots", te.Line)
+	case remediate.TailorSlotValue:
+		return fmt.Sprintf("line %d: the value given for slot %s is not allowed (it must match the slot's pattern, be the same at every occurrence, and a tag value may change only its letter case)", te.Line, te.Slot)
+	case remediate.TailorLint:
+		if len(te.Violations) > 0 {
+			v := te.Violations[0]
+			return fmt.Sprintf("the rebuilt script fails the linter (rule %s, line %d)", v.Rule, v.Line)
+		}
+		return "the rebuilt script fails the linter"
+	}
+	return "there is no vetted script to tailor"
+}
+
+func (r refusal) Unwrap() error { return r.te }

@@ -149,8 +149,54 @@ func TestTailorRepairPromptStaysRedacted(t *testing.T) {
 			t.Errorf("request %d carries %q", i, leaks)
 		}
 	}
-	if !strings.Contains(string(reqs[1]), "is not allowed for slot resource_name") {
+	if !strings.Contains(string(reqs[1]), "the value given for slot resource_name is not allowed") {
 		t.Errorf("repair request does not say what was wrong:\n%s", reqs[1])
+	}
+	// The reason shown and audited names the slot, never the value.
+	if strings.Contains(got.Reason, in.Finding.Resource.Name) || strings.Contains(got.Reason, "[RESOURCE_") {
+		t.Errorf("Reason quotes the refused value: %q", got.Reason)
+	}
+}
+
+// A bare resource id as short as "bo" is an identifier too, in ranking
+// and in a script.
+func TestBareShortIDsAreRedacted(t *testing.T) {
+	f := &posture.Finding{ID: "F-0000abce", Source: "prowler", Check: "iam_user_mfa_enabled_console_access", Provider: "aws",
+		Account: "111122223333", Severity: posture.SeverityHigh, Status: posture.StatusOpen, Resource: posture.Resource{ID: "bo"}}
+	ch, _ := posture.DefaultCatalogue().Lookup(f.Check)
+	in := remediate.Input{Finding: f, Check: ch}
+	res, err := remediate.Generate(in, remediate.Terraform)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRig(t, nil)
+	g := &posture.Group{ID: f.ID, Kind: posture.KindFinding, Members: []*posture.Scored{{Finding: f, Check: ch, Band: posture.BandHigh, Score: 85}},
+		Band: posture.BandHigh, Score: 85, Provider: "aws", Account: f.Account, Resource: f.Resource.ID}
+	r.adv.Rank(context.Background(), "alice", "demo", []*posture.Group{g})
+	if res.Script != nil {
+		r.adv.Tailor(context.Background(), "alice", in, res.Script, nil)
+	}
+	web := &posture.Finding{ID: "F-0000abcf", Source: "prowler", Check: "s3_bucket_level_public_access_block", Provider: "aws",
+		Account: "111122223333", Region: "eu-west-1", Severity: posture.SeverityHigh, Status: posture.StatusOpen, Resource: posture.Resource{ID: "web"}}
+	wch, _ := posture.DefaultCatalogue().Lookup(web.Check)
+	win := remediate.Input{Finding: web, Check: wch}
+	wres, err := remediate.Generate(win, remediate.Terraform)
+	if err != nil || wres.Script == nil || !strings.Contains(wres.Script.Body, `bucket = "web"`) {
+		t.Fatalf("Generate for bucket web: %v %+v", err, wres.Note)
+	}
+	r.adv.Tailor(context.Background(), "alice", win, wres.Script, nil)
+	token := func(name string) *regexp.Regexp {
+		return regexp.MustCompile(`(^|[^A-Za-z0-9_-])` + name + `($|[^A-Za-z0-9_-])`)
+	}
+	for i, body := range r.srv.Requests() {
+		for _, name := range []string{"bo", "web"} {
+			if m := token(name).Find(body); m != nil {
+				t.Errorf("request %d names the resource %s: %q", i, name, m)
+			}
+		}
+	}
+	if len(r.srv.Requests()) == 0 {
+		t.Fatal("no request sent")
 	}
 }
 
