@@ -20,6 +20,8 @@ import (
 
 	"github.com/optix-bot/optix-bot/integrations/sophos/sophostest"
 	"github.com/optix-bot/optix-bot/store"
+
+	"github.com/optix-bot/optix-bot/internal/golden"
 )
 
 // seedFinding is the demo estate's worst finding: public read on the
@@ -186,7 +188,7 @@ func TestAskFileGolden(t *testing.T) {
 			for _, it := range a.Items {
 				fmt.Fprintf(&b, "%2d %-11s %s %-8s %s\n", it.Rank, it.Kind, it.ID, it.Band, it.Title)
 			}
-			golden(t, strings.TrimSuffix(name, ".json")+".top.golden", []byte(b.String()))
+			golden.Check(t, strings.TrimSuffix(name, ".json")+".top.golden", []byte(b.String()))
 		})
 	}
 }

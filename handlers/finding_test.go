@@ -28,7 +28,7 @@ func TestFindingView(t *testing.T) {
 	if !strings.Contains(rep.Footer, "/optix fix "+fid) {
 		t.Errorf("footer = %q, want a pointer to the fix", rep.Footer)
 	}
-	golden(t, "finding.golden.txt", console.Render(rep))
+	checkGolden(t, "finding.golden.txt", console.Render(rep))
 
 	// The Cloud Optix alert id finds the same finding.
 	alert := h.ask(t, "alice", "/optix finding A-000001")

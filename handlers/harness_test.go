@@ -3,14 +3,10 @@ package handlers
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/google/go-cmp/cmp"
 
 	"github.com/optix-bot/optix-bot/bot"
 	"github.com/optix-bot/optix-bot/bot/rbac"
@@ -22,12 +18,12 @@ import (
 	"github.com/optix-bot/optix-bot/posture"
 	"github.com/optix-bot/optix-bot/prompts"
 	"github.com/optix-bot/optix-bot/store"
+
+	"github.com/optix-bot/optix-bot/internal/golden"
 )
 
 // quiet keeps expected errors (failed pulls) out of the test output.
 var quiet = slog.New(slog.DiscardHandler)
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // fixedNow keeps request expiry and audit times out of the goldens' way.
 var fixedNow = time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
@@ -152,9 +148,9 @@ func (s saver) SaveSnapshot(ctx context.Context, p *Pull) error {
 	return err
 }
 
-// golden compares v (a string as is, anything else as indented JSON) with
-// testdata/name.
-func golden(t *testing.T, name string, v any) {
+// checkGolden compares v (a string as is, anything else as indented JSON)
+// with testdata/name.
+func checkGolden(t *testing.T, name string, v any) {
 	t.Helper()
 	var got []byte
 	if s, ok := v.(string); ok {
@@ -166,18 +162,5 @@ func golden(t *testing.T, name string, v any) {
 		}
 		got = append(b, '\n')
 	}
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if d := cmp.Diff(string(want), string(got)); d != "" {
-		t.Errorf("%s differs (-want +got):\n%s", path, d)
-	}
+	golden.Check(t, name, got)
 }

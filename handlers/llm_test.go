@@ -37,7 +37,7 @@ func TestTopRisksWithLLM(t *testing.T) {
 	if !strings.Contains(rep.Footer, "refined by test-model within the rules' bounds") {
 		t.Errorf("footer = %q", rep.Footer)
 	}
-	golden(t, "top-risks-llm.golden.txt", console.Render(rep))
+	checkGolden(t, "top-risks-llm.golden.txt", console.Render(rep))
 
 	// Scores and bands are the rules': the same ids carry the same scores
 	// as in a rules-only answer.

@@ -37,8 +37,8 @@ func TestTopRisksDemoEstate(t *testing.T) {
 	if !strings.Contains(rep.Footer, "Considered") || !strings.Contains(rep.Footer, "Deprioritized") {
 		t.Errorf("footer = %q", rep.Footer)
 	}
-	golden(t, "top-risks.golden.json", rep)
-	golden(t, "top-risks.golden.txt", console.Render(rep))
+	checkGolden(t, "top-risks.golden.json", rep)
+	checkGolden(t, "top-risks.golden.txt", console.Render(rep))
 }
 
 func TestTopRisksFilters(t *testing.T) {

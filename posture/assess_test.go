@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/optix-bot/optix-bot/internal/golden"
 )
 
 const (
@@ -159,7 +161,7 @@ func TestSeedExample(t *testing.T) {
 		fmt.Fprintf(&b, "%2d %s %-11s %3d %-8s %q\n   why: %s\n", i+1, grp.ID, grp.Kind, grp.Score, grp.Band, grp.Title, grp.Why)
 	}
 	fmt.Fprintf(&b, "findings=%d groups=%d deprioritized=%d by=%v\n", top.Findings, top.GroupsConsidered, top.Deprioritized, top.DeprioritizedBy)
-	golden(t, "seed_top.golden", b.String())
+	golden.Check(t, "seed_top.golden", []byte(b.String()))
 }
 
 func sortedCopy(s []string) []string {

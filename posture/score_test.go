@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/optix-bot/optix-bot/internal/golden"
 )
 
 var testNow = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
@@ -59,7 +61,7 @@ func TestScoreTable(t *testing.T) {
 			}
 		})
 	}
-	golden(t, "score.golden", g.String())
+	golden.Check(t, "score.golden", []byte(g.String()))
 }
 
 func TestWhy(t *testing.T) {

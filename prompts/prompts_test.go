@@ -1,16 +1,13 @@
 package prompts
 
 import (
-	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files")
+	"github.com/optix-bot/optix-bot/internal/golden"
+)
 
 func TestRenderTopRisks(t *testing.T) {
 	lib, err := Load()
@@ -43,7 +40,7 @@ func TestRenderTopRisks(t *testing.T) {
 			t.Errorf("untrusted text starts a line of its own: %q", l)
 		}
 	}
-	golden(t, "top-risks.golden", "SYSTEM:\n"+p.System+"\n\nUSER:\n"+p.User+"\n")
+	golden.Check(t, "top-risks.golden", []byte("SYSTEM:\n"+p.System+"\n\nUSER:\n"+p.User+"\n"))
 }
 
 func TestRenderTailorAndRepair(t *testing.T) {
@@ -65,7 +62,7 @@ func TestRenderTailorAndRepair(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "tailor-script.golden", "SYSTEM:\n"+p.System+"\n\nUSER:\n"+p.User+"\n\nREPAIR:\n"+r.User+"\n")
+	golden.Check(t, "tailor-script.golden", []byte("SYSTEM:\n"+p.System+"\n\nUSER:\n"+p.User+"\n\nREPAIR:\n"+r.User+"\n"))
 }
 
 func TestRenderErrors(t *testing.T) {
@@ -84,23 +81,5 @@ func TestRenderErrors(t *testing.T) {
 	}
 	if v := lib.Version("top-risks"); v != "v1" {
 		t.Errorf("Version = %q", v)
-	}
-}
-
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	p := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(p, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if d := cmp.Diff(string(want), got); d != "" {
-		t.Errorf("%s (-want +got):\n%s", p, d)
 	}
 }

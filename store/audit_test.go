@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -19,6 +18,8 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/optix-bot/optix-bot/bot"
+
+	"github.com/optix-bot/optix-bot/internal/golden"
 )
 
 func appendN(t testing.TB, s *Store, n int) []AuditEntry {
@@ -94,19 +95,7 @@ func TestCanonicalGolden(t *testing.T) {
 		PrevHash: GenesisHash,
 	}
 	got := canonical(&e)
-	golden := filepath.Join("testdata", "canonical.golden")
-	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create)", err)
-	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("canonical bytes (-golden +got):\n%s", diff)
-	}
+	golden.Check(t, "canonical.golden", got)
 	var back map[string]any
 	if err := json.Unmarshal(got, &back); err != nil {
 		t.Fatalf("canonical bytes are not JSON: %v", err)

@@ -3,20 +3,15 @@ package slack
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/optix-bot/optix-bot/bot"
 	"github.com/optix-bot/optix-bot/bot/slack/slackemu"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+	"github.com/optix-bot/optix-bot/internal/golden"
+)
 
 func topRisks(n int) bot.Reply {
 	rep := bot.Reply{OK: true, Title: "Top risks", Summary: fmt.Sprintf("%d findings ranked by risk.", n), Footer: "Scores blend severity, exposure and environment."}
@@ -142,20 +137,7 @@ func TestRenderGolden(t *testing.T) {
 			if err := enc.Encode(r); err != nil {
 				t.Fatal(err)
 			}
-			got := buf.Bytes()
-			golden := filepath.Join("testdata", tc.name+".golden.json")
-			if *update {
-				if err := os.WriteFile(golden, append(got, '\n'), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("read golden (run with -update to create): %v", err)
-			}
-			if d := cmp.Diff(strings.TrimSpace(string(want)), strings.TrimSpace(string(got))); d != "" {
-				t.Errorf("rendered JSON differs from %s (-want +got):\n%s", golden, d)
-			}
+			golden.Check(t, tc.name+".golden.json", append(buf.Bytes(), '\n'))
 		})
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"io"
 	"os"
 	"path/filepath"
@@ -14,9 +13,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/optix-bot/optix-bot/posture"
-)
 
-var update = flag.Bool("update", false, "rewrite testdata/*.golden.json from the current output")
+	"github.com/optix-bot/optix-bot/internal/golden"
+)
 
 // outcome is what a golden file records for one input: the error text, or
 // the result with Raw stripped (Raw is checked separately and is large).
@@ -51,20 +50,7 @@ func checkGolden(t *testing.T, name string, got any) {
 	if err := enc.Encode(got); err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden (run go test -update to create it): %v", err)
-	}
-	if diff := cmp.Diff(string(want), buf.String()); diff != "" {
-		t.Errorf("%s differs (-want +got), run go test -update if intended:\n%s", path, diff)
-	}
+	golden.Check(t, name, buf.Bytes())
 }
 
 func TestSamples(t *testing.T) {

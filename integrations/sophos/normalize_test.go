@@ -2,18 +2,15 @@ package sophos_test
 
 import (
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/optix-bot/optix-bot/integrations/sophos"
 	"github.com/optix-bot/optix-bot/posture"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
+	"github.com/optix-bot/optix-bot/internal/golden"
+)
 
 func readPage[T any](t testing.TB, name string) []T {
 	t.Helper()
@@ -47,19 +44,7 @@ func TestNormalizeGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden := filepath.Join("testdata", "normalize.golden.json")
-	if *update {
-		if err := os.WriteFile(golden, append(b, '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if diff := cmp.Diff(string(want), string(b)+"\n"); diff != "" {
-		t.Errorf("Normalize output differs from %s (-want +got):\n%s", golden, diff)
-	}
+	golden.Check(t, "normalize.golden.json", append(b, '\n'))
 
 	again := sophos.Normalize(alerts, hosts, nil)
 	if len(again) != 8 || string(again[0].Raw) != string(alerts[0].Raw) {

@@ -2,9 +2,6 @@ package remediate
 
 import (
 	"errors"
-	"flag"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -13,9 +10,9 @@ import (
 	"github.com/hashicorp/hcl/v2/hclparse"
 
 	"github.com/optix-bot/optix-bot/posture"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+	"github.com/optix-bot/optix-bot/internal/golden"
+)
 
 // TestGolden renders every kind in every format it offers for a fixed
 // finding, compares with testdata/<check>.<format>.golden, and checks that
@@ -53,19 +50,7 @@ func TestGolden(t *testing.T) {
 				if !strings.Contains(s.Body, f.ID) || !strings.Contains(s.Body, "REVIEW BEFORE RUNNING") {
 					t.Error("header lacks the finding id or the review warning")
 				}
-				path := filepath.Join("testdata", check+"."+string(format)+".golden")
-				if *update {
-					if err := os.WriteFile(path, []byte(s.Body), 0o644); err != nil {
-						t.Fatal(err)
-					}
-				}
-				want, err := os.ReadFile(path)
-				if err != nil {
-					t.Fatalf("read golden (run with -update): %v", err)
-				}
-				if d := cmp.Diff(string(want), s.Body); d != "" {
-					t.Errorf("script differs from %s (-want +got):\n%s", path, d)
-				}
+				golden.Check(t, check+"."+string(format)+".golden", []byte(s.Body))
 			})
 		}
 	}

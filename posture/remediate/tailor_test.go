@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,6 +11,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/optix-bot/optix-bot/posture"
+
+	"github.com/optix-bot/optix-bot/internal/golden"
 )
 
 var attributed = posture.Attribution{Owner: "team-data", Environment: posture.EnvProduction}
@@ -185,26 +186,11 @@ func TestTailorRenamesEverySlot(t *testing.T) {
 					}
 				})
 			}
-			path := filepath.Join("testdata", "tailored", key+".golden")
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, []byte(cand), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("read golden (run with -update): %v", err)
-			}
 			s, err := Tailor(in, format, cand)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if d := cmp.Diff(string(want), s.Body); d != "" {
-				t.Errorf("tailored script differs from %s (-want +got):\n%s", path, d)
-			}
+			golden.Check(t, filepath.Join("tailored", key+".golden"), []byte(s.Body))
 		})
 	}
 }

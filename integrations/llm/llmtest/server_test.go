@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"io"
 	"net/http"
 	"os"
@@ -14,12 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/optix-bot/optix-bot/integrations/llm/llmtest"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+	"github.com/optix-bot/optix-bot/internal/golden"
+)
 
 // reply is the part of a chat completion the tests read.
 type reply struct {
@@ -343,19 +340,7 @@ func TestAnalystGolden(t *testing.T) {
 				t.Fatalf("Analyst answered non-JSON %q: %v", content, err)
 			}
 			pretty.WriteByte('\n')
-			golden := filepath.Join("testdata", "analyst", name+".golden.json")
-			if *update {
-				if err := os.WriteFile(golden, pretty.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update)", err)
-			}
-			if d := cmp.Diff(string(want), pretty.String()); d != "" {
-				t.Errorf("answer (-want +got):\n%s", d)
-			}
+			golden.Check(t, filepath.Join("analyst", name+".golden.json"), pretty.Bytes())
 		})
 	}
 }

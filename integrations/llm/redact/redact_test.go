@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/optix-bot/optix-bot/internal/golden"
 )
 
 // numbersToText turns numbers into their text: an account id sent as a JSON
@@ -38,8 +39,6 @@ func numbersToText(v any) any {
 	}
 	return v
 }
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
 // corpusCase is one realistic, finding-shaped payload with what must go and
 // what must stay.
@@ -189,20 +188,7 @@ func countsLine(c map[Kind]int) string {
 
 func checkGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("%s differs (-want +got):\n%s", path, diff)
-	}
+	golden.Check(t, name, got)
 }
 
 // TestPatterns is the specification of each shape, one line each.
