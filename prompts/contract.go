@@ -101,7 +101,7 @@ func ParseRank(text string, ids []string) (RankAnswer, error) {
 		switch k {
 		case "summary", "items":
 		default:
-			ans.Attempts = append(ans.Attempts, fmt.Sprintf("answer field %q ignored", clip(k, 40)))
+			ans.Attempts = append(ans.Attempts, "answer "+fieldName(k)+" ignored")
 		}
 	}
 	if raw, ok := obj["summary"]; ok {
@@ -161,14 +161,14 @@ func ParseRank(text string, ids []string) (RankAnswer, error) {
 		case raw == "":
 			return RankAnswer{}, invalid("items[%d] has no id", i)
 		case !known:
-			ans.Attempts = append(ans.Attempts, fmt.Sprintf("unknown id %q ignored", clip(raw, 40)))
+			ans.Attempts = append(ans.Attempts, "an id that was not sent ignored")
 			continue
 		case seen[id]:
 			ans.Attempts = append(ans.Attempts, fmt.Sprintf("%s listed twice; the first place counts", id))
 			continue
 		}
 		for _, k := range extra {
-			ans.Attempts = append(ans.Attempts, fmt.Sprintf("%s: field %q ignored", id, clip(k, 40)))
+			ans.Attempts = append(ans.Attempts, id+": "+fieldName(k)+" ignored")
 		}
 		seen[id] = true
 		r.ID = id
@@ -348,7 +348,16 @@ func blankLetter(r rune) bool {
 	return false
 }
 
-func clip(s string, n int) string { return Clean(s, n) }
+// fieldName names a field the model had no right to add. Attempts reach
+// the audit chain and logs, so they quote none of the model's text: a
+// field is named only when it is one optix-bot knows models try.
+func fieldName(k string) string {
+	switch strings.ToLower(k) {
+	case "score", "band", "severity", "rank", "priority", "hide", "drop", "remove", "override":
+		return fmt.Sprintf("field %q", strings.ToLower(k))
+	}
+	return "an unexpected field"
+}
 
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))

@@ -85,6 +85,9 @@ type Script struct {
 	// Tailored names the slots whose value differs from the vetted one;
 	// nil for a vetted script (from Generate, or an unchanged Tailor).
 	Tailored []string
+	// Values holds the value of each tailored slot, by name (nil when
+	// Tailored is), so a caller can check them against its own rules.
+	Values map[string]string
 }
 
 // Violation is one linter finding against a script.

@@ -39,6 +39,16 @@ type slotDef struct {
 	keeps func(vetted, v string) string
 }
 
+// shortName keeps a Terraform local name a name: at most five words and
+// 40 characters, like "payments_exports_public_block", not a sentence an
+// approver reads in the plan ("approved_by_security_skip_plan_and_apply").
+func shortName(_, v string) string {
+	if len(v) > 40 || strings.Count(v, "_") > 4 {
+		return "a name has at most five words and 40 characters"
+	}
+	return ""
+}
+
 // sameCase keeps a tag value that optix-bot reads back into its ranking:
 // the resource's own tags outrank the account's context, and tag rules in
 // the context file match values ignoring case only. So a tailored value
@@ -69,9 +79,9 @@ var (
 )
 
 var slotDefs = map[string]slotDef{
-	SlotResourceName: {re: reTFLocalName, vetted: fixed("optix_fix"),
+	SlotResourceName: {re: reTFLocalName, vetted: fixed("optix_fix"), keeps: shortName,
 		meaning: "Terraform local name of the resource (and import) blocks that apply the fix; every occurrence"},
-	SlotPolicyResourceName: {re: reTFLocalName, vetted: fixed("require_mfa"),
+	SlotPolicyResourceName: {re: reTFLocalName, vetted: fixed("require_mfa"), keeps: shortName,
 		meaning: "Terraform local name of the MFA policy document and policy blocks; every occurrence, references included"},
 	SlotOwnerTag: {re: reTagSlot, vetted: dataString("Owner"), keeps: sameCase,
 		meaning: "value of the owner tag to add (the owning team); only its letter case may change"},

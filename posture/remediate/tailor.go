@@ -122,6 +122,10 @@ func Tailor(in Input, format Format, candidate string) (*Script, error) {
 	for name, v := range values {
 		if v != vettedValue[name] {
 			out.Tailored = append(out.Tailored, name)
+			if out.Values == nil {
+				out.Values = map[string]string{}
+			}
+			out.Values[name] = v
 		}
 	}
 	sort.Strings(out.Tailored)

@@ -190,6 +190,11 @@ func TestTailorRenamesEverySlot(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			for _, name := range s.Tailored {
+				if s.Values[name] != renamed[name] {
+					t.Errorf("Values[%s] = %q, want %q", name, s.Values[name], renamed[name])
+				}
+			}
 			golden.Check(t, filepath.Join("tailored", key+".golden"), []byte(s.Body))
 		})
 	}
@@ -371,6 +376,10 @@ func TestTailorRefuses(t *testing.T) {
 		{name: "terraform name breaking the label", check: vers, format: Terraform, reason: TailorSlotValue, slot: SlotResourceName,
 			edit: func(t *testing.T, b string) (string, int) {
 				return strings.ReplaceAll(b, "optix_fix", `a" "b`), lineOf(t, b, "optix_fix")
+			}},
+		{name: "terraform name that is a sentence", check: vers, format: Terraform, reason: TailorSlotValue, slot: SlotResourceName,
+			edit: func(t *testing.T, b string) (string, int) {
+				return strings.ReplaceAll(b, "optix_fix", "approved_by_security_skip_plan_and_apply"), lineOf(t, b, "optix_fix")
 			}},
 		{name: "terraform name with a dot", check: vers, format: Terraform, reason: TailorSlotValue, slot: SlotResourceName,
 			edit: func(t *testing.T, b string) (string, int) {

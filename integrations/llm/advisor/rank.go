@@ -9,6 +9,8 @@ import (
 	"time"
 	"unicode"
 
+	"golang.org/x/text/unicode/norm"
+
 	"github.com/optix-bot/optix-bot/integrations/llm"
 	"github.com/optix-bot/optix-bot/integrations/llm/redact"
 	"github.com/optix-bot/optix-bot/posture"
@@ -171,7 +173,10 @@ func (a *Advisor) apply(r *Ranking, sent []*posture.Group, ans prompts.RankAnswe
 		if !ok {
 			r.Overrides = append(r.Overrides, it.ID+": next action named another command, a link or markup; replaced")
 		}
-		n.Next = restore(red, next, 160)
+		if n.Next, ok = restoreNames(red, next, 160); !ok {
+			r.Overrides = append(r.Overrides, it.ID+": next action named a resource whose name steers; replaced")
+			n.Next = ownCommand(sent[i])
+		}
 		r.Notes[it.ID] = n
 	}
 	var ok bool
@@ -221,19 +226,38 @@ var (
 	proseChars = regexp.MustCompile(`^[\p{L}\p{N}\p{Zs} .,;:'"()\[\]_%+&!?-]*$`)
 	// Domain-looking tokens ("evil.example"), which Slack may make a link.
 	proseDomain = regexp.MustCompile(`(?i)[\p{L}\p{N}-]\.[\p{L}]{2,}\b`)
-	// Words that steer someone to act on the model's say.
-	proseSteer = regexp.MustCompile(`(?i)\b(approv\w*|reject\w*|optix|execute|paste|click|visit|download|curl|wget|sudo|bash|powershell|netcat|nc|chmod|eval)\b`)
+	// Words that steer someone to act on the model's say. Boundaries are
+	// any non-letter, so "approve_now" and "approve-now" count too.
+	proseSteer = steerWords("optix")
+	// The same for a name in a script, where optix-bot's own "optix_fix"
+	// is fine.
+	nameSteer = steerWords()
 )
+
+func steerWords(extra ...string) *regexp.Regexp {
+	words := append([]string{`approv\w*`, `reject\w*`, `accept\w*`, `sign(ed)?[ _-]?off`, `merge\w*`, `deploy\w*`, `apply`,
+		`applie\w*`, `press\w*`, `skip\w*`, `bypass\w*`, `authori[sz]\w*`, `grant\w*`, `confirm\w*`, `execute`, `paste`, `click`,
+		`visit`, `download`, `curl`, `wget`, `sudo`, `bash`, `powershell`, `netcat`, `nc`, `chmod`, `eval`}, extra...)
+	return regexp.MustCompile(`(?i)(^|[^\p{L}])(` + strings.Join(words, "|") + `)($|[^\p{L}])`)
+}
 
 // prose passes the model's text s (as written, with placeholders) if it
 // is plain prose, restoring identifiers and cleaning it; otherwise it
 // returns "" and false. A /optix command is checked by nextAction first.
 func prose(red *redact.Redactor, s string, max int) (string, bool) {
-	t := prompts.Clean(s, 4*max)
-	if !proseChars.MatchString(t) || mixedScript(t) || proseDomain.MatchString(t) || proseSteer.MatchString(foldLookalikes(t)) {
+	// Compatibility forms (fullwidth, mathematical bold) are read as the
+	// letters they stand for before any check.
+	t := norm.NFKC.String(prompts.Clean(s, 4*max))
+	if !proseChars.MatchString(t) || oddLetters(t) || proseDomain.MatchString(t) || steers(t) {
 		return "", false
 	}
 	return restoreNames(red, s, max)
+}
+
+// steers reports a word that steers, also when spelt with lookalike
+// letters or digits ("Аpprove", "appr0ve").
+func steers(s string) bool {
+	return proseSteer.MatchString(s) || proseSteer.MatchString(foldLookalikes(s))
 }
 
 // restoreNames is restore for prose: a name the model refers to by its
@@ -250,7 +274,7 @@ func restoreNames(red *redact.Redactor, s string, max int) (string, bool) {
 		if raw == p {
 			return p
 		}
-		if proseSteer.MatchString(foldLookalikes(raw)) {
+		if steers(norm.NFKC.String(raw)) {
 			ok = false
 		}
 		if proseDomain.MatchString(raw) {
@@ -273,20 +297,25 @@ var lookalikes = strings.NewReplacer(
 	"а", "a", "е", "e", "о", "o", "р", "p", "с", "c", "у", "y", "х", "x", "і", "i", "ј", "j", "ѕ", "s", "ԁ", "d", "ɡ", "g",
 	"Α", "A", "Β", "B", "Ε", "E", "Ζ", "Z", "Η", "H", "Ι", "I", "Κ", "K", "Μ", "M", "Ν", "N", "Ο", "O", "Ρ", "P", "Τ", "T",
 	"Υ", "Y", "Χ", "X", "ο", "o", "ν", "v", "ι", "i", "κ", "k", "ρ", "p", "τ", "t", "υ", "u", "χ", "x",
+	"0", "o", "1", "l", "3", "e", "4", "a", "5", "s", "7", "t", "@", "a", "$", "s",
 )
 
 func foldLookalikes(s string) string { return lookalikes.Replace(s) }
 
-// mixedScript reports a word that mixes Latin letters with Cyrillic or
-// Greek ones, the usual shape of a lookalike spelling.
-func mixedScript(s string) bool {
+// oddLetters reports the usual shapes of a lookalike spelling: a word that
+// mixes Latin letters with letters of another script ("Ꭺpprove"), or Latin
+// letters beyond the Latin alphabets proper (small capitals, IPA: "ᴀᴘᴘʀᴏᴠᴇ").
+func oddLetters(s string) bool {
 	for _, w := range strings.FieldsFunc(s, func(r rune) bool { return !unicode.IsLetter(r) }) {
 		var latin, other bool
 		for _, r := range w {
 			switch {
 			case unicode.Is(unicode.Latin, r):
+				if r > 0x024F && !(r >= 0x1E00 && r <= 0x1EFF) { // beyond Latin Extended-B, except Extended Additional (Vietnamese)
+					return true
+				}
 				latin = true
-			case unicode.Is(unicode.Cyrillic, r), unicode.Is(unicode.Greek, r):
+			default:
 				other = true
 			}
 		}
@@ -498,7 +527,7 @@ var reLabel = regexp.MustCompile(`^[\p{L}\p{N}][\p{L}\p{N} ._@/+:-]{0,63}$`)
 
 // instructionWords are words a name has no business holding; the short,
 // sentence-free shape is the main guard, these catch the short orders.
-var instructionWords = regexp.MustCompile(`(?i)\b(ignore|disregard|forget|instructions?|prompt|pretend|obey|override|jailbreak)\b`)
+var instructionWords = regexp.MustCompile(`(?i)(^|[^\p{L}])(ignore|disregard|forget|instructions?|prompt|pretend|obey|override|jailbreak)($|[^\p{L}])`)
 
 // withheld replaces a value that does not look like what it should be.
 const withheld = "[withheld]"

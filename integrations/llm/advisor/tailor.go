@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/optix-bot/optix-bot/integrations/llm/redact"
 	"github.com/optix-bot/optix-bot/posture/remediate"
@@ -112,6 +115,14 @@ func (a *Advisor) Tailor(ctx context.Context, actor string, in remediate.Input, 
 		}
 		if s.SHA256 != vetted.SHA256 && len(s.Tailored) == 0 {
 			return errors.New("the rebuilt script differs from the vetted one without a changed slot")
+		}
+		// A name an approver reads in the plan must not tell them what to
+		// do ("approved_by_security"), in any spelling.
+		for _, name := range s.Tailored {
+			v := norm.NFKC.String(strings.NewReplacer("_", " ", "-", " ").Replace(s.Values[name]))
+			if nameSteer.MatchString(v) || nameSteer.MatchString(foldLookalikes(v)) || instructionWords.MatchString(v) {
+				return fmt.Errorf("%w: the value given for slot %s reads like an instruction", prompts.ErrInvalid, name)
+			}
 		}
 		tailored, changes = s, ans.Changes
 		return nil

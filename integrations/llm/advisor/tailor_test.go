@@ -232,3 +232,24 @@ func TestTailorRedactsShortNamesAndTagOwners(t *testing.T) {
 		}
 	}
 }
+
+// A name within the pattern and length can still talk to the approver who
+// reads the plan; such a name is refused.
+func TestTailorRefusesSteeringNames(t *testing.T) {
+	in, sc := vetted(t)
+	for _, name := range []string{"approve_now_fix", "skip_plan_fix", "signed_off_fix", "appr0ved_fix"} {
+		brain := func(c llmtest.Call) (string, error) {
+			var task prompts.TailorInput
+			if err := json.Unmarshal(c.Data, &task); err != nil {
+				return "", err
+			}
+			b, err := json.Marshal(map[string]any{"script": strings.ReplaceAll(task.Script, "optix_fix", name)})
+			return string(b), err
+		}
+		r := newRig(t, nil, llmtest.WithBrain(brain))
+		got := r.adv.Tailor(context.Background(), "alice", in, sc, nil)
+		if got.Tailored || got.Script != sc {
+			t.Errorf("%s: accepted as %v", name, got.Script.Tailored)
+		}
+	}
+}
