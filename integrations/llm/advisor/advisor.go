@@ -219,7 +219,7 @@ func (a *Advisor) audit(ctx context.Context, actor string, c call, red *redact.R
 		d["cache"] = "hit"
 	}
 	if c.resp.Model != "" {
-		d["model_reported"] = clip(c.resp.Model, 100)
+		d["model_reported"] = modelName(c.resp.Model)
 	}
 	if c.reason != "" {
 		d["reason"] = clip(c.reason, 300)

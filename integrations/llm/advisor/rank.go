@@ -7,9 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
-
-	"golang.org/x/text/unicode/norm"
 
 	"github.com/optix-bot/optix-bot/integrations/llm"
 	"github.com/optix-bot/optix-bot/integrations/llm/redact"
@@ -218,114 +215,6 @@ func ownCommand(g *posture.Group) string {
 	return "/optix finding " + g.ID
 }
 
-// A sentence for a chat line needs letters, digits, spaces and ordinary
-// punctuation; anything else (a slash, @, #, a backtick, a pipe, markup)
-// is a link, a mention, a command or shell, which the prompt asks the
-// model never to write, so it is a model doing what something else told it.
-var (
-	proseChars = regexp.MustCompile(`^[\p{L}\p{N}\p{Zs} .,;:'"()\[\]_%+&!?-]*$`)
-	// Domain-looking tokens ("evil.example"), which Slack may make a link.
-	proseDomain = regexp.MustCompile(`(?i)[\p{L}\p{N}-]\.[\p{L}]{2,}\b`)
-	// Words that steer someone to act on the model's say. Boundaries are
-	// any non-letter, so "approve_now" and "approve-now" count too.
-	proseSteer = steerWords("optix")
-	// The same for a name in a script, where optix-bot's own "optix_fix"
-	// is fine.
-	nameSteer = steerWords()
-)
-
-func steerWords(extra ...string) *regexp.Regexp {
-	words := append([]string{`approv\w*`, `reject\w*`, `accept\w*`, `sign(ed)?[ _-]?off`, `merge\w*`, `deploy\w*`, `apply`,
-		`applie\w*`, `press\w*`, `skip\w*`, `bypass\w*`, `authori[sz]\w*`, `grant\w*`, `confirm\w*`, `execute`, `paste`, `click`,
-		`visit`, `download`, `curl`, `wget`, `sudo`, `bash`, `powershell`, `netcat`, `nc`, `chmod`, `eval`}, extra...)
-	return regexp.MustCompile(`(?i)(^|[^\p{L}])(` + strings.Join(words, "|") + `)($|[^\p{L}])`)
-}
-
-// prose passes the model's text s (as written, with placeholders) if it
-// is plain prose, restoring identifiers and cleaning it; otherwise it
-// returns "" and false. A /optix command is checked by nextAction first.
-func prose(red *redact.Redactor, s string, max int) (string, bool) {
-	// Compatibility forms (fullwidth, mathematical bold) are read as the
-	// letters they stand for before any check.
-	t := norm.NFKC.String(prompts.Clean(s, 4*max))
-	if !proseChars.MatchString(t) || oddLetters(t) || proseDomain.MatchString(t) || steers(t) {
-		return "", false
-	}
-	return restoreNames(red, s, max)
-}
-
-// steers reports a word that steers, also when spelt with lookalike
-// letters or digits ("Аpprove", "appr0ve").
-func steers(s string) bool {
-	return proseSteer.MatchString(s) || proseSteer.MatchString(foldLookalikes(s))
-}
-
-// restoreNames is restore for prose: a name the model refers to by its
-// placeholder comes back as it is, except that a name that itself steers
-// ("approve-now-bucket") drops the sentence, and dots in a host-like name
-// are defanged ("evil[.]example") so no chat client makes it a link.
-func restoreNames(red *redact.Redactor, s string, max int) (string, bool) {
-	if red == nil {
-		return restore(nil, s, max), true
-	}
-	ok := true
-	s = rePlaceholder.ReplaceAllStringFunc(s, func(p string) string {
-		raw := red.Restore(p)
-		if raw == p {
-			return p
-		}
-		if steers(norm.NFKC.String(raw)) {
-			ok = false
-		}
-		if proseDomain.MatchString(raw) {
-			raw = strings.ReplaceAll(raw, ".", "[.]")
-		}
-		return raw
-	})
-	if !ok {
-		return "", false
-	}
-	return restore(nil, s, max), true
-}
-
-var rePlaceholder = regexp.MustCompile(`\[[A-Z]+_[0-9]+\]`)
-
-// lookalikes maps Cyrillic and Greek letters that look like Latin ones, so
-// "Аpprove" (with a Cyrillic А) is read as "Approve".
-var lookalikes = strings.NewReplacer(
-	"А", "A", "В", "B", "Е", "E", "К", "K", "М", "M", "Н", "H", "О", "O", "Р", "P", "С", "C", "Т", "T", "Х", "X", "У", "Y",
-	"а", "a", "е", "e", "о", "o", "р", "p", "с", "c", "у", "y", "х", "x", "і", "i", "ј", "j", "ѕ", "s", "ԁ", "d", "ɡ", "g",
-	"Α", "A", "Β", "B", "Ε", "E", "Ζ", "Z", "Η", "H", "Ι", "I", "Κ", "K", "Μ", "M", "Ν", "N", "Ο", "O", "Ρ", "P", "Τ", "T",
-	"Υ", "Y", "Χ", "X", "ο", "o", "ν", "v", "ι", "i", "κ", "k", "ρ", "p", "τ", "t", "υ", "u", "χ", "x",
-	"0", "o", "1", "l", "3", "e", "4", "a", "5", "s", "7", "t", "@", "a", "$", "s",
-)
-
-func foldLookalikes(s string) string { return lookalikes.Replace(s) }
-
-// oddLetters reports the usual shapes of a lookalike spelling: a word that
-// mixes Latin letters with letters of another script ("Ꭺpprove"), or Latin
-// letters beyond the Latin alphabets proper (small capitals, IPA: "ᴀᴘᴘʀᴏᴠᴇ").
-func oddLetters(s string) bool {
-	for _, w := range strings.FieldsFunc(s, func(r rune) bool { return !unicode.IsLetter(r) }) {
-		var latin, other bool
-		for _, r := range w {
-			switch {
-			case unicode.Is(unicode.Latin, r):
-				if r > 0x024F && !(r >= 0x1E00 && r <= 0x1EFF) { // beyond Latin Extended-B, except Extended Additional (Vietnamese)
-					return true
-				}
-				latin = true
-			default:
-				other = true
-			}
-		}
-		if latin && other {
-			return true
-		}
-	}
-	return false
-}
-
 // restore puts the real identifiers back into the model's text. Names are
 // untrusted, so the result is cleaned again (no line breaks, no control
 // characters) and the renderers escape it.
@@ -398,7 +287,7 @@ func rankItem(g *posture.Group, red *redact.Redactor) prompts.RankItem {
 	// the source as written (an imported file can say anything), so even
 	// these pass only if they look like what they are.
 	it := prompts.RankItem{ID: g.ID, Kind: string(g.Kind), Band: string(g.Band), Score: g.Score,
-		Provider: ident(g.Provider), Account: ident(g.Account), Environment: label(g.Environment), Resource: ident(g.Resource),
+		Provider: provider(g.Provider), Account: ident(g.Account), Environment: label(g.Environment), Resource: ident(g.Resource),
 		Findings: len(g.Members), Why: g.Why}
 	if len(g.Members) > 0 {
 		lead := g.Members[0]
@@ -518,41 +407,4 @@ func resourceNames(id string) []string {
 		}
 	}
 	return out
-}
-
-// label passes an owner, application or resource type only if it looks
-// like one: a short name, not a sentence. Owners and applications can come
-// from tags, which anyone who can create a resource can write.
-var reLabel = regexp.MustCompile(`^[\p{L}\p{N}][\p{L}\p{N} ._@/+:-]{0,63}$`)
-
-// instructionWords are words a name has no business holding; the short,
-// sentence-free shape is the main guard, these catch the short orders.
-var instructionWords = regexp.MustCompile(`(?i)(^|[^\p{L}])(ignore|disregard|forget|instructions?|prompt|pretend|obey|override|jailbreak)($|[^\p{L}])`)
-
-// withheld replaces a value that does not look like what it should be.
-const withheld = "[withheld]"
-
-func label(s string) string {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return ""
-	}
-	if !reLabel.MatchString(s) || len(strings.Fields(s)) > 4 || instructionWords.MatchString(s) {
-		return withheld
-	}
-	return s
-}
-
-// ident passes an identifier (account, ARN, resource id, check id): one
-// token of printable characters, no longer than any real one.
-var reIdent = regexp.MustCompile(`^[\p{L}\p{N}._:/@+=,\-\[\]*]{1,512}$`)
-
-func ident(s string) string {
-	if s == "" {
-		return ""
-	}
-	if !reIdent.MatchString(s) || instructionWords.MatchString(s) {
-		return withheld
-	}
-	return s
 }

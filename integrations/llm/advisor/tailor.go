@@ -5,8 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-
-	"golang.org/x/text/unicode/norm"
+	"unicode"
 
 	"github.com/optix-bot/optix-bot/integrations/llm/redact"
 	"github.com/optix-bot/optix-bot/posture/remediate"
@@ -91,6 +90,7 @@ func (a *Advisor) Tailor(ctx context.Context, actor string, in remediate.Input, 
 		return res
 	}
 
+	allowed := namingWords(vetted, data)
 	// The answer's contract includes the script check, so a script that
 	// differs outside the slots earns the one repair attempt like invalid
 	// JSON does, and the audit entry of each call records why.
@@ -117,11 +117,11 @@ func (a *Advisor) Tailor(ctx context.Context, actor string, in remediate.Input, 
 			return errors.New("the rebuilt script differs from the vetted one without a changed slot")
 		}
 		// A name an approver reads in the plan must not tell them what to
-		// do ("approved_by_security"), in any spelling.
+		// do ("approved_by_security", "lgtm_ship_it"): each of its words
+		// must come from the naming context the model was given.
 		for _, name := range s.Tailored {
-			v := norm.NFKC.String(strings.NewReplacer("_", " ", "-", " ").Replace(s.Values[name]))
-			if nameSteer.MatchString(v) || nameSteer.MatchString(foldLookalikes(v)) || instructionWords.MatchString(v) {
-				return fmt.Errorf("%w: the value given for slot %s reads like an instruction", prompts.ErrInvalid, name)
+			if why := nameProblem(s.Values[name], allowed); why != "" {
+				return slotRefusal{slot: name, why: why}
 			}
 		}
 		tailored, changes = s, ans.Changes
@@ -157,7 +157,56 @@ func tailorReason(err error) string {
 	if errors.As(err, &te) {
 		return "the tailored script was refused: " + refusal{te}.Error()
 	}
+	var sr slotRefusal
+	if errors.As(err, &sr) {
+		return "the tailored script was refused: " + sr.Error()
+	}
 	return reasonOf(err)
+}
+
+// slotRefusal is a tailored slot value that passed remediate.Tailor but
+// not the advisor's own check; like refusal, it quotes no value.
+type slotRefusal struct{ slot, why string }
+
+func (r slotRefusal) Error() string { return "the value given for slot " + r.slot + " " + r.why }
+
+// namingWords are the words a tailored name may be built of: the vetted
+// names, the check id, and the context and conventions the model was
+// given (so "<application>_<what it fixes>" works), lower case.
+func namingWords(vetted *remediate.Script, data prompts.TailorInput) map[string]bool {
+	words := map[string]bool{}
+	add := func(s string) {
+		for _, w := range strings.FieldsFunc(strings.ToLower(s), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
+			words[w] = true
+		}
+	}
+	for _, sl := range vetted.Slots {
+		add(sl.Value)
+	}
+	add(vetted.Check)
+	for _, v := range data.Context {
+		add(v)
+	}
+	for _, v := range data.Conventions {
+		add(v)
+	}
+	return words
+}
+
+// nameProblem says what is wrong with a tailored name, "" when nothing:
+// it must not read like an instruction, and every word must come from
+// allowed. Tag values (which may change case only) have no words to check.
+func nameProblem(v string, allowed map[string]bool) string {
+	spaced := strings.NewReplacer("_", " ", "-", " ").Replace(v)
+	if steers(nameSteer, spaced) || instructionLike(v) {
+		return "reads like an instruction"
+	}
+	for _, w := range strings.Fields(strings.ToLower(spaced)) {
+		if !allowed[w] && !allowed[strings.ToLower(v)] {
+			return "uses words that are not in the naming context (the vetted name, the check, the context and conventions)"
+		}
+	}
+	return ""
 }
 
 // refusal says why a tailored script was refused without quoting it: the

@@ -1,0 +1,252 @@
+package advisor
+
+import (
+	"regexp"
+	"strings"
+	"unicode"
+
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/optix-bot/optix-bot/integrations/llm/redact"
+	"github.com/optix-bot/optix-bot/prompts"
+)
+
+// This file holds the checks on text that crosses the boundary with the
+// model: what of the estate may go in (label, ident) and what of the
+// model's words may come out (prose, restoreNames). They are filters for
+// the usual tricks, not proofs; the hard guarantees are elsewhere (the
+// rules' scores, posture.BoundOrder, remediate.Tailor).
+
+// withheld replaces a value that does not look like what it should be.
+const withheld = "[withheld]"
+
+// reLabel is the shape of an owner, application or resource type: a short
+// name, not a sentence.
+var reLabel = regexp.MustCompile(`^[\p{L}\p{N}][\p{L}\p{N} ._@/+:-]{0,63}$`)
+
+// reIdent is the shape of an identifier: one token of printable
+// characters, no longer than any real one.
+var reIdent = regexp.MustCompile(`^[\p{L}\p{N}._:/@+=,\-\[\]*]{1,512}$`)
+
+// instructionStems are what an order to a model is made of. Names and
+// identifiers are matched on letters only ("IgnorePrevious",
+// "ignoring_all"), since a real name has no call for them.
+var instructionStems = regexp.MustCompile(`(?i)(ignor|disregard|forget|instruction|prompt|pretend|obey|override|jailbreak|youarenow)`)
+
+func instructionLike(s string) bool {
+	return instructionStems.MatchString(lettersOnly(foldLookalikes(norm.NFKC.String(s))))
+}
+
+// lettersOnly keeps the letters of s, dropping marks (NFD first, so "Àp"
+// is "Ap"), digits, spaces and punctuation.
+func lettersOnly(s string) string {
+	var b strings.Builder
+	for _, r := range norm.NFD.String(s) {
+		if unicode.IsLetter(r) {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// label passes an owner, application or resource type only if it looks
+// like one. Owners and applications can come from tags, which anyone who
+// can create a resource can write.
+func label(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return ""
+	}
+	if !reLabel.MatchString(s) || len(strings.Fields(s)) > 4 || instructionLike(s) {
+		return withheld
+	}
+	return s
+}
+
+// ident passes an identifier (account, ARN, resource id, check id).
+func ident(s string) string {
+	if s == "" {
+		return ""
+	}
+	if !reIdent.MatchString(s) || instructionLike(s) {
+		return withheld
+	}
+	return s
+}
+
+// knownProviders are the providers a source may name; anything else is
+// withheld rather than passed as an identifier.
+var knownProviders = map[string]bool{"aws": true, "azure": true, "gcp": true, "kubernetes": true, "oci": true,
+	"alibaba": true, "ibm": true, "github": true, "m365": true}
+
+func provider(s string) string {
+	if s == "" || knownProviders[strings.ToLower(s)] {
+		return strings.ToLower(s)
+	}
+	return withheld
+}
+
+// A sentence for a chat line needs letters, digits, spaces and ordinary
+// punctuation; anything else (a slash, @, #, a backtick, a pipe, markup)
+// is a link, a mention, a command or shell, which the prompt asks the
+// model never to write, so it is a model doing what something else told it.
+var (
+	proseChars = regexp.MustCompile(`^[\p{L}\p{N}\p{Zs} .,;:'"()\[\]_%+&!?-]*$`)
+	// Domain-looking tokens ("evil.example"), which Slack may make a link.
+	proseDomain = regexp.MustCompile(`(?i)[\p{L}\p{N}-]\.[\p{L}]{2,}\b`)
+	// Things a chat client may make a link of, in a restored name.
+	linkish = regexp.MustCompile(`(?i)://|[\p{L}\p{N}-]\.[\p{L}]{2,}\b|\b\d{1,3}(\.\d{1,3}){3}\b`)
+	// Words that steer someone to act on the model's say, in the forms
+	// English inflects them. Boundaries are any non-letter, so
+	// "approve_now" and "approve-now" count too.
+	proseSteer = steerWords(`optix\w*`)
+	// The same for a name in a script, where optix-bot's own "optix_fix"
+	// is fine.
+	nameSteer = steerWords()
+)
+
+func steerWords(extra ...string) *regexp.Regexp {
+	words := append([]string{
+		`approv\w*`, `reject\w*`, `accept(s|ed|ing)?`, `sign(s|ed|ing)?\s*(it\s+)?off`, `merg(e|es|ed|ing)`,
+		`deploy(s|ed|ing)?`, `(re)?appl(y|ies|ied|ying)`, `press(es|ed|ing)?`, `skip(s|ped|ping)?`, `bypass(es|ed|ing)?`,
+		`authori[sz](e|es|ed|ing|ation)`, `confirm(s|ed|ing)?`, `execut(e|es|ed|ing)`, `past(e|es|ed|ing)`,
+		`click(s|ed|ing)?`, `visit(s|ed|ing)?`, `download(s|ed|ing)?`, `ship(s|ped|ping)?\s+it`, `lgtm`, `greenlight\w*`,
+		`curl`, `wget`, `sudo`, `bash`, `powershell`, `netcat`, `nc`, `chmod`, `eval`,
+	}, extra...)
+	return regexp.MustCompile(`(?i)(^|[^\p{L}])(` + strings.Join(words, "|") + `)($|[^\p{L}])`)
+}
+
+// steers reports a steering word, also when spelt with lookalike letters
+// or digits ("Аpprove", "appr0ve"), with marks ("Àpprove"), or spaced out
+// ("a p p r o v e", "A.p.p.r.o.v.e").
+func steers(re *regexp.Regexp, s string) bool {
+	s = norm.NFKC.String(s)
+	for _, v := range []string{s, foldLookalikes(s), stripMarks(foldLookalikes(s)), joinSpaced(stripMarks(foldLookalikes(s)))} {
+		if re.MatchString(v) {
+			return true
+		}
+	}
+	return false
+}
+
+// stripMarks removes combining marks ("Àpprove" reads "Approve").
+func stripMarks(s string) string {
+	var b strings.Builder
+	for _, r := range norm.NFD.String(s) {
+		if !unicode.Is(unicode.Mn, r) {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// reSpaced is three or more single letters separated by one space, dot,
+// dash or underscore.
+var reSpaced = regexp.MustCompile(`(^|[^\p{L}])(\p{L}([ ._-]\p{L}){2,})($|[^\p{L}])`)
+
+func joinSpaced(s string) string {
+	return reSpaced.ReplaceAllStringFunc(s, func(m string) string {
+		return strings.NewReplacer(" ", "", ".", "", "-", "", "_", "").Replace(m)
+	})
+}
+
+// lookalikes maps letters of other scripts that look like Latin ones, and
+// the digits and signs used for letters, so "Аpprove" (Cyrillic А) and
+// "appr0ve" read "approve".
+var lookalikes = strings.NewReplacer(
+	"А", "A", "В", "B", "Е", "E", "К", "K", "М", "M", "Н", "H", "О", "O", "Р", "P", "С", "C", "Т", "T", "Х", "X", "У", "Y",
+	"а", "a", "е", "e", "о", "o", "р", "p", "с", "c", "у", "y", "х", "x", "і", "i", "ј", "j", "ѕ", "s", "ԁ", "d", "ɡ", "g",
+	"Α", "A", "Β", "B", "Ε", "E", "Ζ", "Z", "Η", "H", "Ι", "I", "Κ", "K", "Μ", "M", "Ν", "N", "Ο", "O", "Ρ", "P", "Τ", "T",
+	"Υ", "Y", "Χ", "X", "ο", "o", "ν", "v", "ι", "i", "κ", "k", "ρ", "p", "τ", "t", "υ", "u", "χ", "x",
+	"0", "o", "1", "l", "3", "e", "4", "a", "5", "s", "7", "t", "@", "a", "$", "s",
+)
+
+func foldLookalikes(s string) string { return lookalikes.Replace(s) }
+
+// homoglyphScripts are scripts whose letters are mostly Latin lookalikes
+// and which no team writes its findings in; any letter of theirs drops
+// the sentence.
+var homoglyphScripts = []*unicode.RangeTable{unicode.Cherokee, unicode.Lisu, unicode.Canadian_Aboriginal, unicode.Coptic,
+	unicode.Deseret, unicode.Osage, unicode.Vai, unicode.Tifinagh, unicode.Runic, unicode.Ogham, unicode.Old_Italic}
+
+// oddLetters reports the usual shapes of a lookalike spelling: a word that
+// mixes Latin letters with letters of another script ("Ꭺpprove"), Latin
+// letters beyond the Latin alphabets proper (small capitals, IPA:
+// "ᴀᴘᴘʀᴏᴠᴇ"), or any letter of a script made of Latin lookalikes.
+func oddLetters(s string) bool {
+	for _, w := range strings.FieldsFunc(s, func(r rune) bool { return !unicode.IsLetter(r) }) {
+		var latin, other bool
+		for _, r := range w {
+			switch {
+			case unicode.In(r, homoglyphScripts...):
+				return true
+			case unicode.Is(unicode.Latin, r):
+				if r > 0x024F && !(r >= 0x1E00 && r <= 0x1EFF) { // beyond Latin Extended-B, except Extended Additional (Vietnamese)
+					return true
+				}
+				latin = true
+			default:
+				other = true
+			}
+		}
+		if latin && other {
+			return true
+		}
+	}
+	return false
+}
+
+// prose passes the model's text s (as written, with placeholders) if it
+// is plain prose, restoring identifiers and cleaning it; otherwise it
+// returns "" and false. A /optix command is checked by nextAction first.
+func prose(red *redact.Redactor, s string, max int) (string, bool) {
+	// Compatibility forms (fullwidth, mathematical bold) are read as the
+	// letters they stand for before any check.
+	t := norm.NFKC.String(prompts.Clean(s, 4*max))
+	if !proseChars.MatchString(t) || oddLetters(t) || proseDomain.MatchString(t) || steers(proseSteer, t) {
+		return "", false
+	}
+	return restoreNames(red, s, max)
+}
+
+// restoreNames is restore for prose: a name the model refers to by its
+// placeholder comes back as it is, except that a name that itself steers
+// or is spelt with lookalikes ("approve-now-bucket", "ᴀᴘᴘʀᴏᴠᴇ-now") drops
+// the sentence, and a name a chat client could make a link of is defanged
+// ("evil[.]example", "hxxp[://]…").
+func restoreNames(red *redact.Redactor, s string, max int) (string, bool) {
+	if red == nil {
+		return restore(nil, s, max), true
+	}
+	ok := true
+	s = rePlaceholder.ReplaceAllStringFunc(s, func(p string) string {
+		raw := red.Restore(p)
+		if raw == p {
+			return p
+		}
+		if steers(proseSteer, raw) || oddLetters(norm.NFKC.String(raw)) {
+			ok = false
+		}
+		if linkish.MatchString(raw) {
+			raw = strings.NewReplacer("://", "[://]", ".", "[.]").Replace(raw)
+		}
+		return raw
+	})
+	if !ok {
+		return "", false
+	}
+	return restore(nil, s, max), true
+}
+
+var rePlaceholder = regexp.MustCompile(`\[[A-Z]+_[0-9]+\]`)
+
+// modelName passes the model name a server reports, for the audit entry,
+// only if it looks like one.
+var reModelName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,99}$`)
+
+func modelName(s string) string {
+	if s == "" || reModelName.MatchString(s) && !instructionLike(s) {
+		return s
+	}
+	return withheld
+}
