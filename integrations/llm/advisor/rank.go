@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/text/unicode/norm"
+
 	"github.com/optix-bot/optix-bot/integrations/llm"
 	"github.com/optix-bot/optix-bot/integrations/llm/redact"
 	"github.com/optix-bot/optix-bot/posture"
@@ -28,11 +30,16 @@ type Ranking struct {
 	Reason  string  // why the rules' order stands, for fallback
 	Cached  bool
 	// Overrides lists what the model tried that the rules did not allow:
-	// moves past the bounds, unknown or missing ids, scores it set.
+	// moves past the bounds, unknown or missing ids, scores it set, a next
+	// action naming another optix-bot command.
 	Overrides []string
-	Sent      int  // groups the model saw
-	Raw       bool // identifiers were sent unredacted
-	Model     string
+	// Dropped counts notes not shown because they failed the text check
+	// (a link, markup, a steering word): the text check is a filter and
+	// catches honest text too, so these are not counted as attempts.
+	Dropped int
+	Sent    int  // groups the model saw
+	Raw     bool // identifiers were sent unredacted
+	Model   string
 }
 
 // Note is the model's word on one group.
@@ -58,6 +65,9 @@ func (r Ranking) Footer() string {
 		}
 		if n := len(r.Overrides); n > 0 {
 			s += fmt.Sprintf("; %d override attempt(s) ignored", n)
+		}
+		if r.Dropped > 0 {
+			s += fmt.Sprintf("; %d note(s) not shown (text check)", r.Dropped)
 		}
 		s += "."
 	}
@@ -121,8 +131,8 @@ func (a *Advisor) Rank(ctx context.Context, actor, scope string, groups []*postu
 	}
 	r.Outcome, r.Sent, r.Cached = ans.outcome, k, ans.cached
 	a.apply(&r, groups[:k], parsed, red)
-	if len(r.Overrides) > 0 {
-		a.auditOverrides(ctx, actor, r.Overrides)
+	if len(r.Overrides) > 0 || r.Dropped > 0 {
+		a.auditOverrides(ctx, actor, r.Overrides, r.Dropped)
 	}
 	return r
 }
@@ -130,16 +140,16 @@ func (a *Advisor) Rank(ctx context.Context, actor, scope string, groups []*postu
 // auditOverrides records what the model tried that the rules refused, so
 // a model that keeps pushing (or an injection that got through) shows up
 // in the chain, not only in a footer.
-func (a *Advisor) auditOverrides(ctx context.Context, actor string, overrides []string) {
+func (a *Advisor) auditOverrides(ctx context.Context, actor string, overrides []string, dropped int) {
 	list := strings.Join(overrides, "; ")
-	a.cfg.Log.Warn("LLM override attempts ignored", "count", len(overrides), "attempts", clip(list, 500))
+	a.cfg.Log.Warn("LLM override attempts ignored", "count", len(overrides), "attempts", clip(list, 500), "notes_dropped", dropped)
 	if a.cfg.Audit == nil {
 		return
 	}
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	rec := store.AuditRecord{Actor: actor, Action: "llm.overrides", Subject: "top-risks",
-		Details: map[string]string{"count": strconv.Itoa(len(overrides)), "attempts": clip(list, 1000)}}
+		Details: map[string]string{"count": strconv.Itoa(len(overrides)), "attempts": clip(list, 1000), "notes_dropped": strconv.Itoa(dropped)}}
 	if _, err := a.cfg.Audit.Append(actx, rec); err != nil {
 		a.cfg.Log.Error("audit LLM overrides", "err", err)
 	}
@@ -161,24 +171,27 @@ func (a *Advisor) apply(r *Ranking, sent []*posture.Group, ans prompts.RankAnswe
 		var n Note
 		var ok bool
 		if n.Impact, ok = prose(red, it.Impact, 240); !ok {
-			r.Overrides = append(r.Overrides, it.ID+": impact held a link, markup or a command; dropped")
+			r.Dropped++
 		}
 		if n.Label, ok = prose(red, it.Group, 40); !ok {
-			r.Overrides = append(r.Overrides, it.ID+": group label held a link, markup or a command; dropped")
+			r.Dropped++
 		}
-		next, ok := nextAction(sent[i], it.NextAction)
-		if !ok {
-			r.Overrides = append(r.Overrides, it.ID+": next action named another command, a link or markup; replaced")
+		next, verdict := nextAction(sent[i], it.NextAction)
+		switch verdict {
+		case nextOtherCommand:
+			r.Overrides = append(r.Overrides, it.ID+": next action named another optix-bot command; replaced")
+		case nextFailedCheck:
+			r.Dropped++
 		}
 		if n.Next, ok = restoreNames(red, next, 160); !ok {
-			r.Overrides = append(r.Overrides, it.ID+": next action named a resource whose name steers; replaced")
+			r.Dropped++
 			n.Next = ownCommand(sent[i])
 		}
 		r.Notes[it.ID] = n
 	}
 	var ok bool
 	if r.Summary, ok = prose(red, ans.Summary, 600); !ok {
-		r.Overrides = append(r.Overrides, "summary held a link, markup or a command; dropped")
+		r.Dropped++
 	}
 	r.Overrides = append(r.Overrides, ans.Attempts...)
 	order, refused := posture.BoundOrder(bands, proposed)
@@ -192,20 +205,29 @@ func (a *Advisor) apply(r *Ranking, sent []*posture.Group, ans prompts.RankAnswe
 // command other than looking at or fixing this very group: a model (or an
 // injection that reached it) must not steer anyone to /optix approve.
 // The text s is the model's, before identifiers are restored.
-func nextAction(g *posture.Group, s string) (string, bool) {
-	if !strings.Contains(strings.ToLower(s), "/optix") {
+func nextAction(g *posture.Group, s string) (string, nextVerdict) {
+	if !strings.Contains(strings.ToLower(norm.NFKC.String(s)), "optix") {
 		if _, ok := prose(nil, s, 160); ok {
-			return s, true
+			return s, nextKept
 		}
-		return ownCommand(g), false
+		return ownCommand(g), nextFailedCheck
 	}
 	fields := strings.Fields(strings.TrimSuffix(s, "."))
 	if len(fields) == 3 && strings.EqualFold(fields[0], "/optix") && strings.EqualFold(fields[2], g.ID) &&
 		(strings.EqualFold(fields[1], "finding") || (strings.EqualFold(fields[1], "fix") && g.Kind == posture.KindFinding)) {
-		return "/optix " + strings.ToLower(fields[1]) + " " + g.ID, true
+		return "/optix " + strings.ToLower(fields[1]) + " " + g.ID, nextKept
 	}
-	return ownCommand(g), false
+	return ownCommand(g), nextOtherCommand
 }
+
+// nextVerdict is what nextAction made of the model's next action.
+type nextVerdict int
+
+const (
+	nextKept         nextVerdict = iota
+	nextFailedCheck              // the text check dropped it
+	nextOtherCommand             // it named an optix-bot command other than this group's own
+)
 
 // ownCommand is the next step optix-bot itself suggests for a group.
 func ownCommand(g *posture.Group) string {

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"unicode"
 
 	"github.com/optix-bot/optix-bot/integrations/llm/redact"
+	"github.com/optix-bot/optix-bot/posture"
 	"github.com/optix-bot/optix-bot/posture/remediate"
 	"github.com/optix-bot/optix-bot/prompts"
 )
@@ -54,7 +56,11 @@ func (a *Advisor) Tailor(ctx context.Context, actor string, in remediate.Input, 
 	data := prompts.TailorInput{Task: prompts.TaskTailor, Format: string(vetted.Format), Script: vetted.Body,
 		Context: map[string]string{}, Conventions: conventions}
 	for _, s := range vetted.Slots {
-		data.Slots = append(data.Slots, prompts.SlotInfo{Name: s.Name, Value: s.Value, Pattern: s.Pattern, Meaning: s.Meaning})
+		meaning := s.Meaning
+		if s.Name == remediate.SlotResourceName || s.Name == remediate.SlotPolicyResourceName {
+			meaning += ". At most five words, each taken from the vetted names, the script's resource types, the check id, the context or the conventions"
+		}
+		data.Slots = append(data.Slots, prompts.SlotInfo{Name: s.Name, Value: s.Value, Pattern: s.Pattern, Meaning: meaning})
 	}
 	ctxVals := map[string]string{"environment": string(in.Attr.Environment), "criticality": in.Attr.Criticality}
 	// As for ranking: an owner or application read from a tag is not sent.
@@ -120,7 +126,7 @@ func (a *Advisor) Tailor(ctx context.Context, actor string, in remediate.Input, 
 		// do ("approved_by_security", "lgtm_ship_it"): each of its words
 		// must come from the naming context the model was given.
 		for _, name := range s.Tailored {
-			if why := nameProblem(s.Values[name], allowed); why != "" {
+			if why := nameProblem(s.Values[name], allowed, in.Attr.Environment); why != "" {
 				return slotRefusal{slot: name, why: why}
 			}
 		}
@@ -184,6 +190,12 @@ func namingWords(vetted *remediate.Script, data prompts.TailorInput) map[string]
 		add(sl.Value)
 	}
 	add(vetted.Check)
+	// The script's own snake_case identifiers: resource types and
+	// attributes ("aws_iam_user_policy_attachment"), so "policy" and
+	// "attachment" may be used in a name.
+	for _, id := range reSnake.FindAllString(vetted.Body, -1) {
+		add(id)
+	}
 	for _, v := range data.Context {
 		add(v)
 	}
@@ -196,18 +208,23 @@ func namingWords(vetted *remediate.Script, data prompts.TailorInput) map[string]
 // nameProblem says what is wrong with a tailored name, "" when nothing:
 // it must not read like an instruction, and every word must come from
 // allowed. Tag values (which may change case only) have no words to check.
-func nameProblem(v string, allowed map[string]bool) string {
+func nameProblem(v string, allowed map[string]bool, env posture.Environment) string {
 	spaced := strings.NewReplacer("_", " ", "-", " ").Replace(v)
 	if steers(nameSteer, spaced) || instructionLike(v) {
 		return "reads like an instruction"
 	}
 	for _, w := range strings.Fields(strings.ToLower(spaced)) {
+		if e, ok := posture.ParseEnvironment(w); ok && env != "" && e != env && len(w) > 2 {
+			return "names another environment than the finding's"
+		}
 		if !allowed[w] && !allowed[strings.ToLower(v)] {
-			return "uses words that are not in the naming context (the vetted name, the check, the context and conventions)"
+			return "uses words that are not in the naming context (the vetted names, the script's resource types, the check, the context and conventions)"
 		}
 	}
 	return ""
 }
+
+var reSnake = regexp.MustCompile(`\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b`)
 
 // refusal says why a tailored script was refused without quoting it: the
 // values are the model's text, which is not shown to people, put in the

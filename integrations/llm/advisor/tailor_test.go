@@ -257,3 +257,30 @@ func TestTailorRefusesSteeringNames(t *testing.T) {
 		}
 	}
 }
+
+// Names that follow the conventions pass, also with words from the
+// script's resource types; a name of another environment does not.
+func TestTailorNamingContext(t *testing.T) {
+	in, sc := vetted(t)
+	for name, ok := range map[string]bool{
+		"payments_public_access_block": true,
+		"payments_bucket_fix":          true,
+		"production_optix_fix":         true,
+		"sandbox_optix_fix":            false,
+		"payments_lgtm_fix":            false,
+	} {
+		brain := func(c llmtest.Call) (string, error) {
+			var task prompts.TailorInput
+			if err := json.Unmarshal(c.Data, &task); err != nil {
+				return "", err
+			}
+			b, err := json.Marshal(map[string]any{"script": strings.ReplaceAll(task.Script, "optix_fix", name)})
+			return string(b), err
+		}
+		r := newRig(t, nil, llmtest.WithBrain(brain))
+		got := r.adv.Tailor(context.Background(), "alice", in, sc, nil)
+		if got.Tailored != ok {
+			t.Errorf("%s: tailored %v, want %v (reason %q)", name, got.Tailored, ok, got.Reason)
+		}
+	}
+}

@@ -68,7 +68,7 @@ func ident(s string) string {
 	if s == "" {
 		return ""
 	}
-	if !reIdent.MatchString(s) || instructionLike(s) {
+	if !reIdent.MatchString(s) || instructionLike(s) || oddLetters(norm.NFKC.String(s)) {
 		return withheld
 	}
 	return s
@@ -86,35 +86,38 @@ func provider(s string) string {
 	return withheld
 }
 
-// A sentence for a chat line needs letters, digits, spaces and ordinary
-// punctuation; anything else (a slash, @, #, a backtick, a pipe, markup)
-// is a link, a mention, a command or shell, which the prompt asks the
-// model never to write, so it is a model doing what something else told it.
+// What a sentence for a chat line never needs: markup and shell
+// characters (a backtick, angle brackets, a pipe, a backslash, braces, $,
+// @), a scheme, a path, or a host name a chat client could make a link of.
+// Everything else, the punctuation of any language included, is fine.
 var (
-	proseChars = regexp.MustCompile(`^[\p{L}\p{N}\p{Zs} .,;:'"()\[\]_%+&!?-]*$`)
-	// Domain-looking tokens ("evil.example"), which Slack may make a link.
+	proseForbidden = regexp.MustCompile("[`<>|\\\\{}$@]|://|(?i)\\bwww\\.|(^|[\\s(\\[\"'])/|//")
+	// Domain-looking tokens ("evil.example", "acme.prod"), which Slack may
+	// make a link; a dotted version number ("1.2") is not one.
 	proseDomain = regexp.MustCompile(`(?i)[\p{L}\p{N}-]\.[\p{L}]{2,}\b`)
 	// Things a chat client may make a link of, in a restored name.
 	linkish = regexp.MustCompile(`(?i)://|[\p{L}\p{N}-]\.[\p{L}]{2,}\b|\b\d{1,3}(\.\d{1,3}){3}\b`)
-	// Words that steer someone to act on the model's say, in the forms
-	// English inflects them. Boundaries are any non-letter, so
-	// "approve_now" and "approve-now" count too.
+	// Words that steer the reader of a reply to act in optix-bot's own
+	// workflow, in any form and separators ("approve_now", "sign-off",
+	// "ship it"). Ordinary security words (deployed, applies, download,
+	// execute, bypass, bash) are not here: impacts need them, and the
+	// markup check catches a command the model tries to hand over.
 	proseSteer = steerWords(`optix\w*`)
-	// The same for a name in a script, where optix-bot's own "optix_fix"
-	// is fine.
-	nameSteer = steerWords()
+	// Names in a script need no such words at all, so that list is longer.
+	nameSteer = steerWords(`accept\w*`, `merg(e|es|ed|ing)`, `deploy\w*`, `(re)?appl(y|ies|ied|ying)`, `press\w*`, `skip\w*`,
+		`bypass\w*`, `authori[sz]\w*`, `confirm\w*`, `execut\w*`, `review\w*`, `clear(ed)?`, `safe`, `ok(ay)?`,
+		`cur[l1]`, `wget`, `sudo`, `bash`, `powershell`, `netcat`, `nc`, `chmod`, `eval`)
 )
 
 func steerWords(extra ...string) *regexp.Regexp {
-	words := append([]string{
-		`approv\w*`, `reject\w*`, `accept(s|ed|ing)?`, `sign(s|ed|ing)?\s*(it\s+)?off`, `merg(e|es|ed|ing)`,
-		`deploy(s|ed|ing)?`, `(re)?appl(y|ies|ied|ying)`, `press(es|ed|ing)?`, `skip(s|ped|ping)?`, `bypass(es|ed|ing)?`,
-		`authori[sz](e|es|ed|ing|ation)`, `confirm(s|ed|ing)?`, `execut(e|es|ed|ing)`, `past(e|es|ed|ing)`,
-		`click(s|ed|ing)?`, `visit(s|ed|ing)?`, `download(s|ed|ing)?`, `ship(s|ped|ping)?\s+it`, `lgtm`, `greenlight\w*`,
-		`curl`, `wget`, `sudo`, `bash`, `powershell`, `netcat`, `nc`, `chmod`, `eval`,
-	}, extra...)
+	words := append([]string{`approv\w*`, `reject\w*`, `sign(s|ed|ing)?[\s_-]*(it[\s_-]+)?off`, `lgtm`, `ship(s|ped|ping)?[\s_-]*it`,
+		`greenlight\w*`, `click\w*`, `past(e|es|ed|ing)`, `visit(s|ed|ing)?`}, extra...)
 	return regexp.MustCompile(`(?i)(^|[^\p{L}])(` + strings.Join(words, "|") + `)($|[^\p{L}])`)
 }
+
+// steerStems are found inside run-together or split words too
+// ("securityapproved", "ap-prove", "app rove"), after letters only are kept.
+var steerStems = regexp.MustCompile(`(?i)approv|reject|signoff|lgtm|greenlight`)
 
 // steers reports a steering word, also when spelt with lookalike letters
 // or digits ("Аpprove", "appr0ve"), with marks ("Àpprove"), or spaced out
@@ -126,7 +129,7 @@ func steers(re *regexp.Regexp, s string) bool {
 			return true
 		}
 	}
-	return false
+	return steerStems.MatchString(lettersOnly(foldLookalikes(s)))
 }
 
 // stripMarks removes combining marks ("Àpprove" reads "Approve").
@@ -158,6 +161,7 @@ var lookalikes = strings.NewReplacer(
 	"а", "a", "е", "e", "о", "o", "р", "p", "с", "c", "у", "y", "х", "x", "і", "i", "ј", "j", "ѕ", "s", "ԁ", "d", "ɡ", "g",
 	"Α", "A", "Β", "B", "Ε", "E", "Ζ", "Z", "Η", "H", "Ι", "I", "Κ", "K", "Μ", "M", "Ν", "N", "Ο", "O", "Ρ", "P", "Τ", "T",
 	"Υ", "Y", "Χ", "X", "ο", "o", "ν", "v", "ι", "i", "κ", "k", "ρ", "p", "τ", "t", "υ", "u", "χ", "x",
+	"ı", "i", "ǀ", "l", "օ", "o", "ɪ", "i", "ɢ", "g", "ɴ", "n", "ʀ", "r", "ᴏ", "o", "ᴇ", "e",
 	"0", "o", "1", "l", "3", "e", "4", "a", "5", "s", "7", "t", "@", "a", "$", "s",
 )
 
@@ -170,12 +174,12 @@ var homoglyphScripts = []*unicode.RangeTable{unicode.Cherokee, unicode.Lisu, uni
 	unicode.Deseret, unicode.Osage, unicode.Vai, unicode.Tifinagh, unicode.Runic, unicode.Ogham, unicode.Old_Italic}
 
 // oddLetters reports the usual shapes of a lookalike spelling: a word that
-// mixes Latin letters with letters of another script ("Ꭺpprove"), Latin
+// mixes Latin letters with Cyrillic, Greek or Armenian ones ("Аpprove"), Latin
 // letters beyond the Latin alphabets proper (small capitals, IPA:
 // "ᴀᴘᴘʀᴏᴠᴇ"), or any letter of a script made of Latin lookalikes.
 func oddLetters(s string) bool {
 	for _, w := range strings.FieldsFunc(s, func(r rune) bool { return !unicode.IsLetter(r) }) {
-		var latin, other bool
+		var latin, lookalike bool
 		for _, r := range w {
 			switch {
 			case unicode.In(r, homoglyphScripts...):
@@ -185,11 +189,13 @@ func oddLetters(s string) bool {
 					return true
 				}
 				latin = true
-			default:
-				other = true
+			case unicode.In(r, unicode.Cyrillic, unicode.Greek, unicode.Armenian):
+				// Latin next to Japanese or Chinese in one word ("AWSのバケット")
+				// is ordinary writing; next to these, a disguise.
+				lookalike = true
 			}
 		}
-		if latin && other {
+		if latin && lookalike {
 			return true
 		}
 	}
@@ -203,7 +209,7 @@ func prose(red *redact.Redactor, s string, max int) (string, bool) {
 	// Compatibility forms (fullwidth, mathematical bold) are read as the
 	// letters they stand for before any check.
 	t := norm.NFKC.String(prompts.Clean(s, 4*max))
-	if !proseChars.MatchString(t) || oddLetters(t) || proseDomain.MatchString(t) || steers(proseSteer, t) {
+	if proseForbidden.MatchString(t) || oddLetters(t) || proseDomain.MatchString(t) || steers(proseSteer, t) {
 		return "", false
 	}
 	return restoreNames(red, s, max)
@@ -245,7 +251,7 @@ var rePlaceholder = regexp.MustCompile(`\[[A-Z]+_[0-9]+\]`)
 var reModelName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,99}$`)
 
 func modelName(s string) string {
-	if s == "" || reModelName.MatchString(s) && !instructionLike(s) {
+	if s == "" || reModelName.MatchString(s) && !instructionLike(s) && !steers(nameSteer, s) && !linkish.MatchString(s) {
 		return s
 	}
 	return withheld
