@@ -103,4 +103,7 @@ func TestAskLLMDemoCacheAcrossRuns(t *testing.T) {
 	if !strings.Contains(r.stdout, "cache=hit") || !strings.Contains(r.stdout, "provider=demo-emulator") {
 		t.Errorf("audit does not show the cache hit:\n%s", r.stdout)
 	}
+	// The LLM's entries are links of the chain like any other.
+	runCLI(t, e, "ask", "/optix fix F-00164105 terraform", "--db", db).expect(t, 0, []string{"Tailored by the LLM"}, nil, nil)
+	runCLI(t, nil, "audit", "verify", "--db", db).expect(t, 0, []string{"intact"}, nil, nil)
 }
