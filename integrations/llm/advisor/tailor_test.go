@@ -239,15 +239,7 @@ func TestTailorRefusesSteeringNames(t *testing.T) {
 	in, sc := vetted(t)
 	for _, name := range []string{"approve_now_fix", "skip_plan_fix", "signed_off_fix", "appr0ved_fix", "securityapproved_fix",
 		"applying_now_fix", "lgtm_ship_it", "safe_no_review_needed", "secops_cleared_run_now", "reviewedok_fix"} {
-		brain := func(c llmtest.Call) (string, error) {
-			var task prompts.TailorInput
-			if err := json.Unmarshal(c.Data, &task); err != nil {
-				return "", err
-			}
-			b, err := json.Marshal(map[string]any{"script": strings.ReplaceAll(task.Script, "optix_fix", name)})
-			return string(b), err
-		}
-		r := newRig(t, nil, llmtest.WithBrain(brain))
+		r := newRig(t, nil, llmtest.WithBrain(renameTo(name)))
 		got := r.adv.Tailor(context.Background(), "alice", in, sc, nil)
 		if got.Tailored || got.Script != sc {
 			t.Errorf("%s: accepted as %v", name, got.Script.Tailored)
@@ -269,18 +261,22 @@ func TestTailorNamingContext(t *testing.T) {
 		"sandbox_optix_fix":            false,
 		"payments_lgtm_fix":            false,
 	} {
-		brain := func(c llmtest.Call) (string, error) {
-			var task prompts.TailorInput
-			if err := json.Unmarshal(c.Data, &task); err != nil {
-				return "", err
-			}
-			b, err := json.Marshal(map[string]any{"script": strings.ReplaceAll(task.Script, "optix_fix", name)})
-			return string(b), err
-		}
-		r := newRig(t, nil, llmtest.WithBrain(brain))
+		r := newRig(t, nil, llmtest.WithBrain(renameTo(name)))
 		got := r.adv.Tailor(context.Background(), "alice", in, sc, nil)
 		if got.Tailored != ok {
 			t.Errorf("%s: tailored %v, want %v (reason %q)", name, got.Tailored, ok, got.Reason)
 		}
+	}
+}
+
+// renameTo is a model that renames the vetted script's optix_fix to name.
+func renameTo(name string) llmtest.Brain {
+	return func(c llmtest.Call) (string, error) {
+		var task prompts.TailorInput
+		if err := json.Unmarshal(c.Data, &task); err != nil {
+			return "", err
+		}
+		b, err := json.Marshal(map[string]any{"script": strings.ReplaceAll(task.Script, "optix_fix", name)})
+		return string(b), err
 	}
 }
