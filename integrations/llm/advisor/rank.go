@@ -212,13 +212,24 @@ func nextAction(g *posture.Group, s string) (string, nextVerdict) {
 		}
 		return ownCommand(g), nextFailedCheck
 	}
-	fields := strings.Fields(strings.TrimSuffix(s, "."))
-	if len(fields) == 3 && strings.EqualFold(fields[0], "/optix") && strings.EqualFold(fields[2], g.ID) &&
-		(strings.EqualFold(fields[1], "finding") || (strings.EqualFold(fields[1], "fix") && g.Kind == posture.KindFinding)) {
-		return "/optix " + strings.ToLower(fields[1]) + " " + g.ID, nextKept
+	// Every optix-bot command named must be this group's own finding or
+	// fix command ("Run /optix fix F-… to draft the change" is honest);
+	// then optix-bot's own spelling of it is shown.
+	t := norm.NFKC.String(s)
+	cmds := reOptixCommand.FindAllStringSubmatch(t, -1)
+	if len(cmds) == 0 || strings.Count(strings.ToLower(t), "optix") != len(cmds) {
+		return ownCommand(g), nextOtherCommand
 	}
-	return ownCommand(g), nextOtherCommand
+	for _, c := range cmds {
+		verb, id := strings.ToLower(c[1]), strings.TrimRight(c[2], ".,;:!?")
+		if !strings.EqualFold(id, g.ID) || !(verb == "finding" || verb == "fix" && g.Kind == posture.KindFinding) {
+			return ownCommand(g), nextOtherCommand
+		}
+	}
+	return ownCommand(g), nextKept
 }
+
+var reOptixCommand = regexp.MustCompile(`(?i)/optix\s+(\S+)\s+(\S+)`)
 
 // nextVerdict is what nextAction made of the model's next action.
 type nextVerdict int

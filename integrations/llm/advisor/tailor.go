@@ -183,7 +183,11 @@ func namingWords(vetted *remediate.Script, data prompts.TailorInput) map[string]
 	words := map[string]bool{}
 	add := func(s string) {
 		for _, w := range strings.FieldsFunc(strings.ToLower(s), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
-			words[w] = true
+			// Short and function words say nothing about a resource and
+			// can be strung into a message ("owner_allowed_it").
+			if len(w) >= 2 && !stopWords[w] {
+				words[w] = true
+			}
 		}
 	}
 	for _, sl := range vetted.Slots {
@@ -222,6 +226,16 @@ func nameProblem(v string, allowed map[string]bool, env posture.Environment) str
 		}
 	}
 	return ""
+}
+
+var stopWords = map[string]bool{}
+
+func init() {
+	for _, w := range strings.Fields(`the is it its what which who this that these those are was were be been will can may must
+		should would could all any each every only just now then not no yes and or of to for with in on by at as an if
+		so do does done allowed required ok okay safe fine good`) {
+		stopWords[w] = true
+	}
 }
 
 var reSnake = regexp.MustCompile(`\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b`)

@@ -260,6 +260,8 @@ func TestTailorNamingContext(t *testing.T) {
 		"production_optix_fix":         true,
 		"sandbox_optix_fix":            false,
 		"payments_lgtm_fix":            false,
+		"owner_allowed_it":             false,
+		"payments_what_it_fixes":       false,
 	} {
 		r := newRig(t, nil, llmtest.WithBrain(renameTo(name)))
 		got := r.adv.Tailor(context.Background(), "alice", in, sc, nil)

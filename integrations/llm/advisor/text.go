@@ -34,7 +34,8 @@ var reIdent = regexp.MustCompile(`^[\p{L}\p{N}._:/@+=,\-\[\]*]{1,512}$`)
 var instructionStems = regexp.MustCompile(`(?i)(ignor|disregard|forget|instruction|prompt|pretend|obey|override|jailbreak|youarenow)`)
 
 func instructionLike(s string) bool {
-	return instructionStems.MatchString(lettersOnly(foldLookalikes(norm.NFKC.String(s))))
+	s = norm.NFKC.String(s)
+	return instructionStems.MatchString(lettersOnly(foldLookalikes(s))) || instructionStems.MatchString(lettersOnly(foldLookalikesI(s)))
 }
 
 // lettersOnly keeps the letters of s, dropping marks (NFD first, so "Àp"
@@ -88,48 +89,78 @@ func provider(s string) string {
 
 // What a sentence for a chat line never needs: markup and shell
 // characters (a backtick, angle brackets, a pipe, a backslash, braces, $,
-// @), a scheme, a path, or a host name a chat client could make a link of.
-// Everything else, the punctuation of any language included, is fine.
+// @), a scheme, a file path, a bare IP address, a shell command, or a host
+// name a chat client could make a link of. Everything else, the
+// punctuation of any language included, is fine ("0.0.0.0/0", "read/write",
+// "a /32 address", "*:*").
 var (
-	proseForbidden = regexp.MustCompile("[`<>|\\\\{}$@]|://|(?i)\\bwww\\.|(^|[\\s(\\[\"'])/|//")
+	proseForbidden = regexp.MustCompile(strings.Join([]string{
+		"[`<>|\\\\{}$@]", `://`, `(?i)\b(www\.|mailto:|ftp:|file:|javascript:|data:)`,
+		`(^|[\s(\["'])/\p{L}`, `//`, `~/`, `\.\./`, `\p{L}/[\p{L}\p{N}._-]+/`, // paths
+		`(^|[^\d.])\d{1,3}(\.\d{1,3}){3}($|[^\d./])`, // a bare IPv4 address; CIDR ranges pass
+		`(?i)\b(sudo|wget|chmod|powershell|netcat)\b|\brm\s+-|\bcurl\s|\bnc\s+-|\bbash\s+-`,
+	}, "|"))
 	// Domain-looking tokens ("evil.example", "acme.prod"), which Slack may
 	// make a link; a dotted version number ("1.2") is not one.
 	proseDomain = regexp.MustCompile(`(?i)[\p{L}\p{N}-]\.[\p{L}]{2,}\b`)
+	// Provider namespaces and endpoints the catalogue itself uses
+	// ("Microsoft.Storage", "compute.googleapis.com"): not a customer's.
+	providerDomain = regexp.MustCompile(`(?i)^(microsoft\.[a-z]+|[a-z0-9.-]*\.(googleapis\.com|amazonaws\.com|azure\.com|windows\.net))$`)
 	// Things a chat client may make a link of, in a restored name.
 	linkish = regexp.MustCompile(`(?i)://|[\p{L}\p{N}-]\.[\p{L}]{2,}\b|\b\d{1,3}(\.\d{1,3}){3}\b`)
-	// Words that steer the reader of a reply to act in optix-bot's own
-	// workflow, in any form and separators ("approve_now", "sign-off",
-	// "ship it"). Ordinary security words (deployed, applies, download,
-	// execute, bypass, bash) are not here: impacts need them, and the
-	// markup check catches a command the model tries to hand over.
+	// Words and phrases that steer the reader of a reply to act in
+	// optix-bot's own workflow ("approve it", "sign-off", "LGTM", "accept
+	// the change request"). Ordinary security words (approved ranges,
+	// accepts traffic, rejects HTTP, deployed, visits) pass: impacts need
+	// them.
 	proseSteer = steerWords(`optix\w*`)
 	// Names in a script need no such words at all, so that list is longer.
-	nameSteer = steerWords(`accept\w*`, `merg(e|es|ed|ing)`, `deploy\w*`, `(re)?appl(y|ies|ied|ying)`, `press\w*`, `skip\w*`,
-		`bypass\w*`, `authori[sz]\w*`, `confirm\w*`, `execut\w*`, `review\w*`, `clear(ed)?`, `safe`, `ok(ay)?`,
-		`cur[l1]`, `wget`, `sudo`, `bash`, `powershell`, `netcat`, `nc`, `chmod`, `eval`)
+	nameSteer = steerWords(`approv\w*`, `reject\w*`, `accept\w*`, `merg(e|es|ed|ing)`, `deploy\w*`, `(re)?appl(y|ies|ied|ying)`,
+		`press\w*`, `skip\w*`, `bypass\w*`, `authori[sz]\w*`, `confirm\w*`, `execut\w*`, `review\w*`, `clear(ed)?`, `safe`,
+		`ok(ay)?`, `cur[l1]`, `wget`, `sudo`, `bash`, `powershell`, `netcat`, `nc`, `chmod`, `eval`)
 )
 
+// steerVerbs are verbs that, aimed at a change request, ask someone to let
+// it through.
+const steerVerbs = `approv(e|es|ing)|accept(s|ing)?|authori[sz](e|es|ing)|confirm(s|ing)?|merg(e|es|ing)|ok(ay)?|reject(s|ing)?|sign(s|ing)?`
+
 func steerWords(extra ...string) *regexp.Regexp {
-	words := append([]string{`approv\w*`, `reject\w*`, `sign(s|ed|ing)?[\s_-]*(it[\s_-]+)?off`, `lgtm`, `ship(s|ped|ping)?[\s_-]*it`,
-		`greenlight\w*`, `click\w*`, `past(e|es|ed|ing)`, `visit(s|ed|ing)?`}, extra...)
+	words := append([]string{
+		// "approve it", "approve everything", "approve now", "please approve."
+		`approv(e|es|ing)(\s+(it|them|this|that|all|every\w*|now|today|asap|immediately)\b|\s*[.!?]|\s*$)`,
+		// "accept the pending change request", "OK the request", "merge the PR"
+		`(` + steerVerbs + `)\s+(the\s+|this\s+|that\s+|these\s+|every\s+|all\s+)?(pending\s+|open\s+)?(change\w*|request\w*|pr|pull\s+request|fix(es)?|ticket)`,
+		`sign(s|ed|ing)?[\s_-]*(it[\s_-]+)?off`, `lgtm`, `ship(s|ped|ping)?[\s_-]*it`, `green[\s_-]*(light\w*|lit)`,
+	}, extra...)
 	return regexp.MustCompile(`(?i)(^|[^\p{L}])(` + strings.Join(words, "|") + `)($|[^\p{L}])`)
 }
 
-// steerStems are found inside run-together or split words too
-// ("securityapproved", "ap-prove", "app rove"), after letters only are kept.
-var steerStems = regexp.MustCompile(`(?i)approv|reject|signoff|lgtm|greenlight`)
+// steerStems are looked for inside single tokens that were disguised with
+// separators, digits or marks ("ap-prove", "appr0ved", "securityapproved"
+// in a name), after letters only are kept; words are not joined across
+// spaces, so "design offers" is not "signoff".
+var steerStems = regexp.MustCompile(`(?i)approv|signoff|lgtm|greenli(gh)?t|shipit`)
 
-// steers reports a steering word, also when spelt with lookalike letters
-// or digits ("Аpprove", "appr0ve"), with marks ("Àpprove"), or spaced out
-// ("a p p r o v e", "A.p.p.r.o.v.e").
+// steers reports a steering word or phrase, also when spelt with
+// lookalike letters or digits ("Аpprove", "appr0ve", "v1sit"), with marks
+// ("Àpprove"), spaced out ("a p p r o v e") or split inside a token
+// ("ap-prove").
 func steers(re *regexp.Regexp, s string) bool {
 	s = norm.NFKC.String(s)
-	for _, v := range []string{s, foldLookalikes(s), stripMarks(foldLookalikes(s)), joinSpaced(stripMarks(foldLookalikes(s)))} {
-		if re.MatchString(v) {
-			return true
+	for _, f := range []func(string) string{foldLookalikes, foldLookalikesI} {
+		for _, v := range []string{s, f(s), stripMarks(f(s)), joinSpaced(stripMarks(f(s)))} {
+			if re.MatchString(v) {
+				return true
+			}
+		}
+		for _, tok := range strings.Fields(stripMarks(f(s))) {
+			letters := lettersOnly(tok)
+			if letters != tok && steerStems.MatchString(letters) {
+				return true
+			}
 		}
 	}
-	return steerStems.MatchString(lettersOnly(foldLookalikes(s)))
+	return false
 }
 
 // stripMarks removes combining marks ("Àpprove" reads "Approve").
@@ -148,9 +179,16 @@ func stripMarks(s string) string {
 var reSpaced = regexp.MustCompile(`(^|[^\p{L}])(\p{L}([ ._-]\p{L}){2,})($|[^\p{L}])`)
 
 func joinSpaced(s string) string {
-	return reSpaced.ReplaceAllStringFunc(s, func(m string) string {
-		return strings.NewReplacer(" ", "", ".", "", "-", "", "_", "").Replace(m)
-	})
+	var b strings.Builder
+	last := 0
+	for _, m := range reSpaced.FindAllStringSubmatchIndex(s, -1) {
+		start, end := m[4], m[5] // the letters, not the boundaries around them
+		b.WriteString(s[last:start])
+		b.WriteString(strings.NewReplacer(" ", "", ".", "", "-", "", "_", "").Replace(s[start:end]))
+		last = end
+	}
+	b.WriteString(s[last:])
+	return b.String()
 }
 
 // lookalikes maps letters of other scripts that look like Latin ones, and
@@ -166,6 +204,11 @@ var lookalikes = strings.NewReplacer(
 )
 
 func foldLookalikes(s string) string { return lookalikes.Replace(s) }
+
+// foldLookalikesI is foldLookalikes with 1 and ! read as i ("cl1ck").
+func foldLookalikesI(s string) string {
+	return foldLookalikes(strings.NewReplacer("1", "i", "!", "i", "|", "i").Replace(s))
+}
 
 // homoglyphScripts are scripts whose letters are mostly Latin lookalikes
 // and which no team writes its findings in; any letter of theirs drops
@@ -185,7 +228,9 @@ func oddLetters(s string) bool {
 			case unicode.In(r, homoglyphScripts...):
 				return true
 			case unicode.Is(unicode.Latin, r):
-				if r > 0x024F && !(r >= 0x1E00 && r <= 0x1EFF) { // beyond Latin Extended-B, except Extended Additional (Vietnamese)
+				// Beyond Latin Extended-B, except Extended Additional
+				// (Vietnamese) and the schwa Azerbaijani writes with.
+				if r > 0x024F && !(r >= 0x1E00 && r <= 0x1EFF) && r != 'ə' && r != 'Ə' {
 					return true
 				}
 				latin = true
@@ -209,10 +254,29 @@ func prose(red *redact.Redactor, s string, max int) (string, bool) {
 	// Compatibility forms (fullwidth, mathematical bold) are read as the
 	// letters they stand for before any check.
 	t := norm.NFKC.String(prompts.Clean(s, 4*max))
-	if proseForbidden.MatchString(t) || oddLetters(t) || proseDomain.MatchString(t) || steers(proseSteer, t) {
+	if proseForbidden.MatchString(t) || oddLetters(t) || customerDomain(t) || steers(proseSteer, t) {
 		return "", false
 	}
 	return restoreNames(red, s, max)
+}
+
+// customerDomain reports a domain-looking token other than a provider
+// namespace or endpoint.
+func customerDomain(s string) bool {
+	for _, tok := range strings.FieldsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || strings.ContainsRune(`,;()[]"'`, r) }) {
+		tok = strings.TrimRight(tok, ".:!?")
+		if proseDomain.MatchString(tok) && !providerDomain.MatchString(strings.Trim(tok, "/")) && !providerPath(tok) {
+			return true
+		}
+	}
+	return false
+}
+
+// providerPath is a provider resource type written as a path
+// ("microsoft.storage/storageaccounts", "compute.googleapis.com/Firewall").
+func providerPath(tok string) bool {
+	head, _, ok := strings.Cut(tok, "/")
+	return ok && providerDomain.MatchString(head)
 }
 
 // restoreNames is restore for prose: a name the model refers to by its
